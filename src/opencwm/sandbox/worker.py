@@ -1,0 +1,167 @@
+"""A warm worker: runs inside bubblewrap and forks one child per job.
+
+Why a fork server: starting bwrap and Python costs tens of milliseconds per
+run; forking an interpreter that has already imported the job's code costs
+about one. Each child starts a new session, takes the rlimits, drops to the
+worker's unprivileged uid (losing every capability), and has stdin, stdout
+and stderr on /dev/null: its only way out is the result pipe. The worker
+itself never runs untrusted code, keeps the capability to kill, and after
+every job kills every process of the child's uid in this pid namespace, so
+nothing a job started (daemons, fork bombs) outlives it.
+
+Run as `python -m opencwm.sandbox.worker UID MODULE [MODULE...]`; requests
+come on stdin, results go to stdout (see protocol.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+from opencwm.sandbox.protocol import read_message, write_message
+
+GRACE_S = 1.0
+"""Time a job gets after its timeout to report a partial result itself."""
+
+
+def _resolve(target: str):
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _child(target: str, payload: dict, limits: dict, uid: int | None, out_fd: int) -> None:
+    code = 70
+    try:
+        os.setsid()
+        mb = 1024 * 1024
+        timeout = float(limits["timeout_s"])
+        cpu = limits.get("cpu_s") or int(timeout + 0.999) + 1
+        for res, value in (
+            (resource.RLIMIT_AS, limits["memory_mb"] * mb),
+            (resource.RLIMIT_CPU, cpu),
+            (resource.RLIMIT_FSIZE, limits["file_size_mb"] * mb),
+            (resource.RLIMIT_NPROC, limits["nproc"]),
+            (resource.RLIMIT_NOFILE, limits["nofile"]),
+            (resource.RLIMIT_CORE, 0),
+        ):
+            resource.setrlimit(res, (value, value))
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, out_fd)
+        os.closerange(out_fd + 1, 4096)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        _resolve(target)(payload, out_fd, timeout)
+        code = 0
+    except BaseException:
+        code = 71
+    finally:
+        os._exit(code)
+
+
+def _collect(pid: int, fd: int, deadline: float, cap: int) -> dict:
+    """Read the child's result until it exits, the deadline passes or the cap is hit."""
+    chunks: list[bytes] = []
+    size = 0
+    header: dict = {"timed_out": False, "output_truncated": False}
+    pidfd = os.pidfd_open(pid)
+    open_fds = [fd, pidfd]
+    status = None
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                header["timed_out"] = True
+                break
+            ready, _, _ = select.select(open_fds, [], [], remaining)
+            if fd in ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    open_fds.remove(fd)
+                else:
+                    size += len(chunk)
+                    if size > cap:
+                        header["output_truncated"] = True
+                        break
+                    chunks.append(chunk)
+            if pidfd in ready:
+                _, status = os.waitpid(pid, 0)
+                # drain what the child wrote just before exiting
+                while fd in open_fds:
+                    r, _, _ = select.select([fd], [], [], 0)
+                    chunk = os.read(fd, 1 << 16) if r else b""
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > cap:
+                        header["output_truncated"] = True
+                        break
+                    chunks.append(chunk)
+                break
+    finally:
+        if status is None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status = os.waitpid(pid, 0)
+        os.close(pidfd)
+        os.close(fd)
+    if os.WIFSIGNALED(status):
+        header["signal"] = os.WTERMSIG(status)
+    else:
+        header["exit_code"] = os.WEXITSTATUS(status)
+    header["_output"] = b"".join(chunks)
+    return header
+
+
+def _kill_strays() -> None:
+    """Kill everything but us in this pid namespace that we may signal."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def serve(uid: int | None, preload: list[str]) -> None:
+    for module in preload:
+        importlib.import_module(module)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    while True:
+        msg = read_message(0)
+        if msg is None:
+            return
+        req, _ = msg
+        limits = req["limits"]
+        r, w = os.pipe()
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            _child(req["target"], req["payload"], limits, uid, w)
+        os.close(w)
+        deadline = start + float(limits["timeout_s"]) + GRACE_S
+        result = _collect(pid, r, deadline, int(limits["max_output_bytes"]))
+        _kill_strays()
+        output = result.pop("_output")
+        result["duration_s"] = time.monotonic() - start
+        write_message(1, result, output)
+
+
+def main(argv: list[str]) -> None:
+    uid = int(argv[0]) if argv and argv[0] != "-" else None
+    serve(uid if os.geteuid() == 0 else None, argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

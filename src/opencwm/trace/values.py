@@ -1,0 +1,191 @@
+"""Value reprs that survive anything a traced program can hold.
+
+Why not plain `repr`: a traced value may be a megabyte string, a list that
+contains itself, an int too large for `str()`, or a user object whose
+`__repr__` raises or never returns. The trace must stay small, finish, and
+be the same on every run. So builtin containers are rendered here with a
+character budget (output identical to `repr` whenever it fits), other
+objects go through a caller-supplied guarded `repr` (the tracer adds a time
+limit), and memory addresses are renumbered in order of first appearance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+TRUNCATED = "<...>"
+"""Appended where a repr was cut at its length cap."""
+
+DEFAULT_CAP = 200
+_MAX_NESTING = 64
+_SAFE_INT_BITS = 13_000  # below CPython's 4300-digit str() limit
+_MAX_INT_BITS = 100_000  # str() of larger ints is quadratic: describe them instead
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,16}")
+
+
+class AddressNumbering:
+    """Replaces object addresses with 0x1, 0x2, ... in order of first sight.
+
+    Addresses differ between runs; their identity (same object or not) is
+    worth keeping, their value is not.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        if "0x" not in text:
+            return text
+        return _ADDRESS.sub(self._number, text)
+
+    def _number(self, m: re.Match[str]) -> str:
+        addr = m.group(0).lower()
+        if addr not in self._seen:
+            self._seen[addr] = f"0x{len(self._seen) + 1:x}"
+        return self._seen[addr]
+
+
+def _describe_failure(obj: object, exc: BaseException) -> str:
+    return f"<repr of {type(obj).__name__} failed: {type(exc).__name__}>"
+
+
+def int_repr(n: int, cap: int) -> str:
+    bits = n.bit_length()
+    if bits <= _SAFE_INT_BITS:
+        return _cut(repr(n), cap)
+    if bits > _MAX_INT_BITS:
+        return f"<int with about {int(bits * 0.30103) + 1} digits>"
+    import sys
+
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return _cut(repr(n), cap)
+    finally:
+        sys.set_int_max_str_digits(old)
+
+
+def _cut(text: str, cap: int) -> str:
+    return text if len(text) <= cap else text[:cap] + TRUNCATED
+
+
+def safe_repr(
+    obj: object,
+    cap: int = DEFAULT_CAP,
+    *,
+    call_repr: Callable[[object], str] = repr,
+    numbering: AddressNumbering | None = None,
+) -> str:
+    """Repr of `obj`, at most `cap` characters plus the `TRUNCATED` marker.
+
+    `call_repr` is used for every object that is not a builtin scalar or
+    container; it may raise (the failure becomes the value's text) and is
+    where a caller puts a time limit.
+    """
+    numbering = numbering or AddressNumbering()
+    out: list[str] = []
+    budget = [cap]
+    _render(obj, out, budget, set(), 0, call_repr, numbering, cap)
+    text = "".join(out)
+    if budget[0] < 0 or len(text) > cap:
+        return text[:cap] + TRUNCATED
+    return text
+
+
+class _Full(Exception):
+    """The budget is spent: stop rendering."""
+
+
+def _emit(out: list[str], budget: list[int], s: str) -> None:
+    out.append(s)
+    budget[0] -= len(s)
+    if budget[0] < 0:
+        raise _Full
+
+
+_SCALARS = (type(None), bool, float, complex, bytes, bytearray, range)
+
+
+def _render(obj, out, budget, active, nesting, call_repr, numbering, cap) -> None:
+    try:
+        _render_inner(obj, out, budget, active, nesting, call_repr, numbering, cap)
+    except _Full:
+        if nesting:
+            raise
+        budget[0] = -1
+
+
+def _render_inner(obj, out, budget, active, nesting, call_repr, numbering, cap) -> None:
+    t = type(obj)
+    if t is str:
+        s = obj if len(obj) <= budget[0] + 1 else obj[: budget[0] + 1]
+        _emit(out, budget, repr(s))
+        return
+    if t is int:
+        _emit(out, budget, int_repr(obj, cap))
+        return
+    if t in _SCALARS:
+        if t in (bytes, bytearray) and len(obj) > budget[0] + 1:
+            obj = t(obj[: budget[0] + 1])
+        _emit(out, budget, repr(obj))
+        return
+    if t in (list, tuple, dict, set, frozenset):
+        if nesting >= _MAX_NESTING:
+            _emit(out, budget, TRUNCATED)
+            return
+        key = id(obj)
+        if key in active:
+            _emit(out, budget, {list: "[...]", tuple: "(...)", dict: "{...}"}.get(t, "{...}"))
+            return
+        active.add(key)
+        try:
+            _render_container(obj, t, out, budget, active, nesting, call_repr, numbering, cap)
+        finally:
+            active.discard(key)
+        return
+    try:
+        text = call_repr(obj)
+        if type(text) is not str:
+            raise TypeError("__repr__ returned non-string")
+    except _Full:
+        raise
+    except Exception as exc:
+        text = _describe_failure(obj, exc)
+    _emit(out, budget, numbering(_cut(text, cap)))
+
+
+def _render_container(obj, t, out, budget, active, nesting, call_repr, numbering, cap) -> None:
+    def item(x: object) -> None:
+        _render_inner(x, out, budget, active, nesting + 1, call_repr, numbering, cap)
+
+    if t is dict:
+        _emit(out, budget, "{")
+        for i, (k, v) in enumerate(obj.items()):
+            if i:
+                _emit(out, budget, ", ")
+            item(k)
+            _emit(out, budget, ": ")
+            item(v)
+        _emit(out, budget, "}")
+        return
+    if t in (set, frozenset):
+        if not obj:
+            _emit(out, budget, "set()" if t is set else "frozenset()")
+            return
+        _emit(out, budget, "{" if t is set else "frozenset({")
+        for i, x in enumerate(obj):
+            if i:
+                _emit(out, budget, ", ")
+            item(x)
+        _emit(out, budget, "}" if t is set else "})")
+        return
+    open_, close = ("[", "]") if t is list else ("(", ")")
+    _emit(out, budget, open_)
+    for i, x in enumerate(obj):
+        if i:
+            _emit(out, budget, ", ")
+        item(x)
+    if t is tuple and len(obj) == 1:
+        _emit(out, budget, ",")
+    _emit(out, budget, close)

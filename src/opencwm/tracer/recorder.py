@@ -1,0 +1,222 @@
+"""The real world's observer: a `sys.settrace` hook that records frames.
+
+Runs inside the sandboxed child, in the same interpreter as the traced
+program. Only code compiled from the traced source (filename `PROGRAM`) is
+recorded; everything else (builtins, stdlib, installed packages) is opaque,
+though code of ours that it calls back into (a key function given to
+`sorted`, say) is traced. Each frame goes out as soon as it is made, one
+JSON array per line, so a run killed half-way still leaves its frames.
+
+Limits (frames, bytes, wall time) raise `Stop`, a BaseException: the
+program is aborted where it stands and the reason is kept.
+"""
+
+from __future__ import annotations
+
+import dis
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+from opencwm.trace.tokens import UNCHANGED
+from opencwm.trace.values import AddressNumbering, safe_repr
+
+PROGRAM = "<program>"
+"""Filename the traced source is compiled under: how the tracer recognises it."""
+
+_settrace = sys.settrace  # the real one: the job replaces `sys.settrace` for the program
+_RETURN_OPS = {dis.opmap[n] for n in ("RETURN_VALUE", "YIELD_VALUE", "RETURN_CONST") if n in dis.opmap}
+_DEF_PREFIXES = ("def ", "async def ", "class ")
+
+
+class Stop(BaseException):
+    """Tracing must end now; `reason` says why. BaseException so that the
+    traced program's `except Exception` cannot swallow it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _ReprTimeout(BaseException):
+    pass
+
+
+class Clock:
+    """One real-time timer serving two deadlines: the whole run's and a short
+    one around each user-defined `__repr__` (which may sleep forever)."""
+
+    def __init__(self, timeout_s: float, repr_timeout_s: float, on_timeout: Callable[[str], None]):
+        self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s
+        self.repr_timeout_s = repr_timeout_s
+        self.in_repr = False
+        self.on_timeout = on_timeout
+        signal.signal(signal.SIGALRM, self._fire)
+        self._arm(timeout_s)
+
+    def _arm(self, seconds: float) -> None:
+        signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-4))
+
+    def _fire(self, signum: int, frame: object) -> None:
+        remaining = self.deadline - time.monotonic()
+        if self.in_repr and remaining > 0:
+            self.in_repr = False
+            self._arm(remaining)
+            raise _ReprTimeout
+        reason = f"timed out after {self.timeout_s:g}s"
+        self.on_timeout(reason)
+        raise Stop(reason)
+
+    def guarded_repr(self, obj: object) -> str:
+        remaining = self.deadline - time.monotonic()
+        self.in_repr = True
+        self._arm(min(self.repr_timeout_s, remaining))
+        try:
+            return repr(obj)
+        except _ReprTimeout:
+            return f"<repr of {type(obj).__name__} timed out>"
+        finally:
+            if self.in_repr:
+                self.in_repr = False
+                self._arm(self.deadline - time.monotonic())
+
+    def cancel(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        self.in_repr = False
+
+
+class Recorder:
+    """Turns trace events into frames written to `out_fd`.
+
+    `lines` are the traced source's lines (to find `def` lines behind
+    decorators). `call_repr` renders non-builtin values (time-guarded).
+    """
+
+    def __init__(
+        self,
+        lines: list[str],
+        out_fd: int,
+        *,
+        max_frames: int,
+        max_bytes: int,
+        repr_cap: int,
+        call_repr: Callable[[object], str] = repr,
+    ) -> None:
+        self.lines = lines
+        self.out_fd = out_fd
+        self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self.repr_cap = repr_cap
+        self.call_repr = call_repr
+        self.numbering = AddressNumbering()
+        self.depth = -1
+        self.frames = 0
+        self.bytes = 0
+        self.reason = ""
+        self.entry_done = False
+        self._def_lines: dict[object, int] = {}
+        self._code_bytes: dict[object, bytes] = {}
+
+    # -- trace hooks -------------------------------------------------------
+    def global_trace(self, frame, event, arg):
+        if frame.f_code.co_filename != PROGRAM or self.entry_done:
+            return None
+        try:
+            return self._call(frame)
+        except Exception as exc:
+            self.stop(f"tracer error: {type(exc).__name__}: {exc}")
+
+    def local_trace(self, frame, event, arg):
+        try:
+            return self._event(frame, event, arg)
+        except Exception as exc:
+            self.stop(f"tracer error: {type(exc).__name__}: {exc}")
+
+    def _call(self, frame):
+        self.depth += 1
+        code = frame.f_code
+        lineno = frame.f_lineno
+        if lineno == 0 or lineno == code.co_firstlineno:
+            lineno = self._def_line(code)
+        self._record("call", lineno, code.co_name, self._locals(frame), None)
+        return self.local_trace
+
+    def _event(self, frame, event, arg):
+        if event == "line":
+            self._record("line", frame.f_lineno, frame.f_code.co_name, self._locals(frame), None)
+        elif event == "return":
+            code = frame.f_code
+            ops = self._code_bytes.get(code)
+            if ops is None:
+                ops = self._code_bytes[code] = code.co_code
+            if ops[frame.f_lasti] in _RETURN_OPS:
+                self._record("return", frame.f_lineno, code.co_name, None, self._repr(arg))
+            self.depth -= 1
+            if self.depth < 0:
+                self.entry_done = True
+        elif event == "exception":
+            if isinstance(arg[1], Stop | _ReprTimeout):
+                return None
+            self._record("exception", frame.f_lineno, frame.f_code.co_name, None, self._repr(arg[1]))
+        return self.local_trace
+
+    # -- helpers -----------------------------------------------------------
+    def _def_line(self, code) -> int:
+        line = self._def_lines.get(code)
+        if line is None:
+            line = max(code.co_firstlineno, 1)
+            if self.lines[line - 1].lstrip().startswith("@"):
+                for i in range(line, len(self.lines) + 1):
+                    if self.lines[i - 1].lstrip().startswith(_DEF_PREFIXES):
+                        line = i
+                        break
+            self._def_lines[code] = line
+        return line
+
+    def _repr(self, value: object) -> str:
+        text = safe_repr(value, self.repr_cap, call_repr=self.call_repr, numbering=self.numbering)
+        return f"<repr {text}>" if text == UNCHANGED else text
+
+    def _locals(self, frame) -> dict[str, str]:
+        module = frame.f_code.co_name == "<module>"
+        out = {}
+        for name, value in frame.f_locals.items():
+            if name[0] == "." or (module and (name[:2] == "__" or name in _HIDDEN_GLOBALS)):
+                continue
+            out[name] = self._repr(value)
+        return out
+
+    def _record(self, event, line, func, locals_, arg) -> None:
+        if self.out_fd is None:
+            return
+        data = json.dumps([event, line, func, self.depth, locals_, arg], ensure_ascii=False)
+        self.frames += 1
+        self.bytes += len(data)
+        os.write(self.out_fd, data.encode() + b"\n")
+        if self.frames >= self.max_frames:
+            self.stop(f"frame limit reached ({self.max_frames} frames)")
+        if self.bytes >= self.max_bytes:
+            self.stop(f"trace size limit reached ({self.max_bytes} bytes)")
+
+    def detach(self) -> None:
+        """In a process the program forked: record nothing more, so the
+        parent's trace is not interleaved with a copy of itself."""
+        self.out_fd = None
+        self.entry_done = True
+        _settrace(None)
+
+    def note(self, reason: str) -> None:
+        """Keep the first reason the run had to stop."""
+        self.reason = self.reason or reason
+
+    def stop(self, reason: str) -> None:
+        self.note(reason)
+        _settrace(None)
+        raise Stop(self.reason)
+
+
+_HIDDEN_GLOBALS = frozenset({"__builtins__"})
