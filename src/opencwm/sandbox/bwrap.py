@@ -102,7 +102,9 @@ def _ancestors(paths: Iterable[str]) -> list[str]:
     out: set[str] = set()
     for p in paths:
         parent = os.path.dirname(os.path.normpath(p))
-        while parent not in ("/", "") and not parent.startswith(tuple(d + "/" for d in SYSTEM_DIRS)):
+        while parent not in ("/", "") and not parent.startswith(
+            tuple(d + "/" for d in SYSTEM_DIRS)
+        ):
             out.add(parent)
             parent = os.path.dirname(parent)
     return sorted(out, key=lambda d: (d.count("/"), d))

@@ -10,6 +10,7 @@ new bwrap and interpreter (slower; used as the benchmark's baseline).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
@@ -48,10 +49,8 @@ class _Worker:
         return self.proc.poll() is None
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.proc.wait()
         for f in (self.proc.stdin, self.proc.stdout):
             if f:
@@ -134,7 +133,9 @@ class Sandbox:
         wait = limits.timeout_s + HOST_MARGIN_S + (5.0 if w.runs == 0 else 0.0)
         ready, _, _ = select.select([fd], [], [], wait)
         if not ready:
-            return ExecutionResult(b"", error="sandbox worker stopped answering; its sandbox was killed")
+            return ExecutionResult(
+                b"", error="sandbox worker stopped answering; its sandbox was killed"
+            )
         msg = read_message(fd)
         if msg is None:
             return ExecutionResult(b"", error=_startup_error(w))
@@ -166,5 +167,7 @@ class Sandbox:
 def _startup_error(w: _Worker) -> str:
     if w.runs == 0:
         code = w.proc.poll()
-        return f"sandbox could not start (bwrap exited with {code}); check that bubblewrap works here"
+        return (
+            f"sandbox could not start (bwrap exited with {code}); check that bubblewrap works here"
+        )
     return "sandbox worker died during the run (the program killed it); a new one was started"

@@ -15,6 +15,7 @@ come on stdin, results go to stdout (see protocol.py).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import resource
@@ -110,10 +111,8 @@ def _collect(pid: int, fd: int, deadline: float, cap: int) -> dict:
                 break
     finally:
         if status is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             _, status = os.waitpid(pid, 0)
         os.close(pidfd)
         os.close(fd)
@@ -127,10 +126,8 @@ def _collect(pid: int, fd: int, deadline: float, cap: int) -> dict:
 
 def _kill_strays() -> None:
     """Kill everything but us in this pid namespace that we may signal."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def serve(uid: int | None, preload: list[str]) -> None:

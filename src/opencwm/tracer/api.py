@@ -68,7 +68,9 @@ def trace_program(
             program.check_input(input)
         context = program.with_marker(source, tree, entry)
     except program.ProgramError as exc:
-        return Trace(source=source, entry=entry or "", input=input, status="failed", reason=str(exc))
+        return Trace(
+            source=source, entry=entry or "", input=input, status="failed", reason=str(exc)
+        )
     payload = {
         "source": context,
         "entry": entry,
@@ -76,8 +78,11 @@ def trace_program(
         "stdin": stdin,
         **{k: v for k, v in asdict(config).items() if k not in ("timeout_s", "memory_mb")},
     }
-    limits = Limits(timeout_s=config.timeout_s, memory_mb=config.memory_mb,
-                    max_output_bytes=config.max_bytes * 2 + 1_000_000)
+    limits = Limits(
+        timeout_s=config.timeout_s,
+        memory_mb=config.memory_mb,
+        max_output_bytes=config.max_bytes * 2 + 1_000_000,
+    )
     result = (sandbox or default_sandbox()).run(JOB, payload, limits)
     return assemble(context, entry, input, result)
 
@@ -97,8 +102,15 @@ def assemble(context: str, entry: str, input: str, result: ExecutionResult) -> T
                 break
             event, line, func, depth, locals_, arg = item
             trace.frames.append(
-                Frame(event, line, lines[line - 1] if 0 < line <= len(lines) else "", func,
-                      depth, locals_ or {}, arg)
+                Frame(
+                    event,
+                    line,
+                    lines[line - 1] if 0 < line <= len(lines) else "",
+                    func,
+                    depth,
+                    locals_ or {},
+                    arg,
+                )
             )
         except (ValueError, TypeError, AssertionError, IndexError):
             trace.status, trace.reason = "truncated", "the program corrupted the tracer's output"

@@ -28,7 +28,9 @@ PROGRAM = "<program>"
 """Filename the traced source is compiled under: how the tracer recognises it."""
 
 _settrace = sys.settrace  # the real one: the job replaces `sys.settrace` for the program
-_RETURN_OPS = {dis.opmap[n] for n in ("RETURN_VALUE", "YIELD_VALUE", "RETURN_CONST") if n in dis.opmap}
+_RETURN_OPS = {
+    dis.opmap[n] for n in ("RETURN_VALUE", "YIELD_VALUE", "RETURN_CONST") if n in dis.opmap
+}
 _DEF_PREFIXES = ("def ", "async def ", "class ")
 
 
@@ -161,7 +163,9 @@ class Recorder:
         elif event == "exception":
             if isinstance(arg[1], Stop | _ReprTimeout):
                 return None
-            self._record("exception", frame.f_lineno, frame.f_code.co_name, None, self._repr(arg[1]))
+            self._record(
+                "exception", frame.f_lineno, frame.f_code.co_name, None, self._repr(arg[1])
+            )
         return self.local_trace
 
     # -- helpers -----------------------------------------------------------
