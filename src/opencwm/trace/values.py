@@ -55,7 +55,7 @@ def int_repr(n: int, cap: int) -> str:
     if bits <= _SAFE_INT_BITS:
         return _cut(repr(n), cap)
     if bits > _MAX_INT_BITS:
-        return f"<int with about {int(bits * 0.30103) + 1} digits>"
+        return f"<int with about {int((bits - 1) * 0.30102999566) + 1} digits>"
     import sys
 
     old = sys.get_int_max_str_digits()

@@ -65,7 +65,7 @@ def check_input(args: str) -> None:
         raise ProgramError(
             f"bad input {args!r}: expected Python call arguments, e.g. \"[1, 2], 'a'\""
         ) from None
-    if not isinstance(node, ast.Call) or node.end_col_offset != len(args) + 3:
+    if not isinstance(node, ast.Call) or node.end_col_offset != len(f"f({args})".encode()):
         raise ProgramError(f"bad input {args!r}: expected Python call arguments")
 
 

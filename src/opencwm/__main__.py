@@ -1,0 +1,3 @@
+from opencwm.cli import app
+
+app(prog_name="opencwm")
