@@ -46,16 +46,16 @@ def trace(
         typer.Option(
             help="Function to call (default: the one marked # << START_OF_TRACE, else the whole script)."
         ),
-    ] = None,  # noqa: E501
+    ] = None,
     input: Annotated[
         str, typer.Option("--input", help="Arguments as Python expressions, e.g. \"[1, 2], 'a'\".")
-    ] = "",  # noqa: E501
+    ] = "",
     stdin: Annotated[
         Path | None, typer.Option(help="File whose text the program reads as standard input.")
-    ] = None,  # noqa: E501
+    ] = None,
     format: Annotated[
         str, typer.Option("--format", help="cwm (model text), jsonl (one frame per line) or table.")
-    ] = "cwm",  # noqa: E501
+    ] = "cwm",
     out: Annotated[
         Path | None, typer.Option(help="Write the trace here instead of stdout.")
     ] = None,

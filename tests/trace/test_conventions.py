@@ -77,7 +77,10 @@ def test_script_entry_is_the_module_body():
 
 
 def test_decorated_function_call_frame_is_at_its_def_line():
-    src = "def deco(fn):\n    return fn\n\n@deco\ndef g(x):\n    return x\n\ndef f():\n    return g(1)\n"
+    src = (
+        "def deco(fn):\n    return fn\n\n@deco\ndef g(x):\n    return x\n\n"
+        "def f():\n    return g(1)\n"
+    )
     t = trace_program(src, "f")
     call = next(f for f in t.frames if f.func == "g")
     assert (call.event, call.line, call.source) == ("call", 5, "def g(x):")
