@@ -125,3 +125,106 @@ def demo(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+data_app = typer.Typer(help="Build and inspect trace corpora.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("build")
+def data_build(
+    source: Annotated[
+        str, typer.Option(help="synthetic:N | humaneval | pytest:PKG | jsonl:FILE | scripts:DIR")
+    ],
+    out: Annotated[Path, typer.Option(help="Output directory (resumes a killed build).")],
+    workers: Annotated[int, typer.Option(help="Parallel tracing workers.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed for generated sources.")] = 0,
+    ray: Annotated[bool, typer.Option("--ray", help="Run the workers on Ray.")] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Address of an existing Ray cluster.")
+    ] = None,
+    max_frames: Annotated[int, typer.Option(help="Traces longer than this are rejected.")] = 2_000,
+    timeout: Annotated[float, typer.Option(help="Wall-clock limit per program, seconds.")] = 5.0,
+    check_determinism: Annotated[
+        bool, typer.Option(help="Trace twice; reject traces that differ.")
+    ] = True,
+) -> None:
+    """Trace a source of programs into sharded Parquet with a manifest."""
+    from opencwm.data.benchmarks import SourceError
+    from opencwm.data.pipeline import BuildConfig, BuildError, build
+    from opencwm.data.progress import progress_bar
+    from opencwm.data.work import WorkConfig
+    from opencwm.tracer.api import TraceConfig
+
+    work = WorkConfig(TraceConfig(timeout_s=timeout, max_frames=max_frames), check_determinism)
+    config = BuildConfig(
+        source=source,
+        out=out,
+        seed=seed,
+        workers=workers,
+        ray=ray,
+        ray_address=ray_address,
+        work=work,
+    )
+    try:
+        with progress_bar(f"tracing {source}") as advance:
+            manifest = build(config, on_chunk=advance, on_items=advance.set_total)
+    except (SourceError, BuildError) as exc:
+        raise fail(str(exc)) from None
+    splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
+    typer.echo(f"{out}: {splits}; {manifest['items']['duplicates']} duplicates dropped")
+
+
+@data_app.command("stats")
+def data_stats(
+    out: Annotated[Path, typer.Argument(help="A built corpus directory.")],
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a PNG histogram of trace lengths here.")
+    ] = None,
+) -> None:
+    """Counts per source and split, trace lengths, event and value-type mix, failures."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from opencwm.data.stats import corpus_stats, plot_lengths
+
+    if not (out / "manifest.json").exists():
+        raise fail(f"{out} is not a built corpus (no manifest.json)")
+    stats = corpus_stats(out)
+    console = Console()
+    for key in ("counts", "length_histogram", "events", "value_types", "failure_reasons"):
+        table = Table(title=key.replace("_", " "), show_header=False)
+        for k, v in stats[key].items():
+            table.add_row(str(k), str(v))
+        console.print(table)
+    if plot:
+        plot_lengths(stats["lengths"], plot)
+        console.print(f"trace-length histogram: {plot}")
+
+
+@data_app.command("show")
+def data_show(
+    out: Annotated[Path, typer.Argument(help="A built corpus directory.")],
+    id: Annotated[str, typer.Argument(help="The item id.")],
+) -> None:
+    """One trace of a corpus, readable."""
+    from rich.console import Console
+
+    from opencwm.data.pipeline import iter_rows
+    from opencwm.trace.cwm import from_cwm
+    from opencwm.trace.view import status_line, trace_table
+
+    for row in iter_rows(out):
+        if row["id"] == id:
+            trace = from_cwm(row["cwm"])
+            console = Console()
+            console.print(
+                trace_table(trace, title=f"{id} ({row['source']}) {row['entry']}({row['input']})")
+            )
+            console.print(
+                status_line(trace)
+                if row["status"] in ("returned", "raised")
+                else f"{row['status']}: {row['reason']}"
+            )
+            return
+    raise fail(f"no item {id!r} in {out}")

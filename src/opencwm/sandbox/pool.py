@@ -64,6 +64,8 @@ class Sandbox:
     size: int = 1
     preload: tuple[str, ...] = ()
     warm: bool = True
+    ro_binds: tuple[str, ...] = ()
+    """Extra host directories the jobs may read (e.g. a project under test)."""
     _idle: queue.Queue = field(default_factory=queue.Queue, init=False, repr=False)
     _all: list[_Worker] = field(default_factory=list, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -73,7 +75,7 @@ class Sandbox:
         uid = _sandbox_uid()
         cmd = [sys.executable, "-m", "opencwm.sandbox.worker", str(uid), *self.preload]
         proc = subprocess.Popen(
-            bwrap_argv(cmd, ro_binds=python_dirs()),
+            bwrap_argv(cmd, ro_binds=[*python_dirs(), *self.ro_binds]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -189,3 +189,49 @@ def _render_container(obj, t, out, budget, active, nesting, call_repr, numbering
     if t is tuple and len(obj) == 1:
         _emit(out, budget, ",")
     _emit(out, budget, close)
+
+
+def repr_type(text: str) -> str:
+    """The type a value's repr shows, for statistics and accuracy by type."""
+    if not text:
+        return "other"
+    c = text[0]
+    if c in "'\"" or text[:2] in ("b'", 'b"'):
+        return "bytes" if c == "b" else "str"
+    if text in ("True", "False"):
+        return "bool"
+    if text == "None":
+        return "None"
+    if c == "[":
+        return "list"
+    if c == "(":
+        return "tuple"
+    if c == "{":
+        return "dict" if text == "{}" or _looks_like_dict(text) else "set"
+    if text == "set()" or text.startswith("frozenset("):
+        return "set"
+    if c.isdigit() or (c == "-" and text[1:2].isdigit()):
+        return "float" if any(ch in text for ch in ".eE") or text.endswith("inf") else "int"
+    if text in ("inf", "-inf", "nan"):
+        return "float"
+    return "object"
+
+
+def _looks_like_dict(text: str) -> bool:
+    """A top-level ': ' outside quotes and brackets means a dict."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == "\\":
+                continue
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[({":
+            depth += 1
+        elif ch in "])}":
+            depth -= 1
+        elif ch == ":" and depth == 1:
+            return True
+    return False

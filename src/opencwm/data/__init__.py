@@ -1,0 +1,1 @@
+"""Trace corpora: sources of programs to trace, and the pipeline that traces them."""
