@@ -7,7 +7,7 @@ in, rows out, so local processes and Ray actors run the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opencwm.data.items import Item
 from opencwm.data.rows import make_row
@@ -17,7 +17,7 @@ from opencwm.tracer.api import TraceConfig, trace_program
 
 @dataclass(frozen=True, slots=True)
 class WorkConfig:
-    trace: TraceConfig = TraceConfig(timeout_s=5.0, max_frames=2_000)
+    trace: TraceConfig = field(default_factory=lambda: TraceConfig(timeout_s=5.0, max_frames=2_000))
     check_determinism: bool = True
 
 

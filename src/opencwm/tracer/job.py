@@ -71,7 +71,10 @@ def run(payload: dict, out_fd: int, timeout_s: float) -> None:
     sys.stdout = sys.stderr = stdout
     sys.stdin = io.TextIOWrapper(io.BytesIO((payload.get("stdin") or "").encode()), "utf-8")
     random.seed(0)
-    os.register_at_fork(after_in_child=recorder.detach)
+    os.register_at_fork(
+        before=lambda: recorder.note("the program tried to fork a process"),
+        after_in_child=recorder.detach,
+    )
     real_settrace, tracer = sys.settrace, recorder.global_trace
     ns = {"__name__": "__main__" if script else "__program__", "__builtins__": builtins}
     try:
