@@ -16,6 +16,7 @@ come on stdin, results go to stdout (see protocol.py).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import os
 import resource
@@ -25,6 +26,13 @@ import sys
 import time
 
 from opencwm.sandbox.protocol import read_message, write_message
+
+PIPE_BYTES = 1 << 20
+"""Result pipe capacity: the child writes each frame as it happens, so the
+pipe must absorb bursts while the worker sleeps between reads."""
+READ_PAUSE_S = 0.002
+"""Pause between reads once a job has written a lot: draining every small
+write would wake the worker (and slow the child) thousands of times."""
 
 GRACE_S = 1.0
 """Time a job gets after its timeout to report a partial result itself."""
@@ -95,6 +103,8 @@ def _collect(pid: int, fd: int, deadline: float, cap: int) -> dict:
                         header["output_truncated"] = True
                         break
                     chunks.append(chunk)
+                    if size > 65536 and pidfd not in ready:
+                        time.sleep(READ_PAUSE_S)
             if pidfd in ready:
                 _, status = os.waitpid(pid, 0)
                 # drain what the child wrote just before exiting
@@ -141,6 +151,8 @@ def serve(uid: int | None, preload: list[str]) -> None:
         req, _ = msg
         limits = req["limits"]
         r, w = os.pipe()
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:

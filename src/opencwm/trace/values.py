@@ -12,7 +12,9 @@ limit), and memory addresses are renumbered in order of first appearance.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
+from itertools import accumulate, chain, islice
 
 TRUNCATED = "<...>"
 """Appended where a repr was cut at its length cap."""
@@ -83,6 +85,16 @@ def safe_repr(
     container; it may raise (the failure becomes the value's text) and is
     where a caller puts a time limit.
     """
+    t = type(obj)
+    if t in _PLAIN:
+        if t is not int or obj.bit_length() <= _SAFE_INT_BITS:
+            return _cut(repr(obj), cap)
+    elif t is str and len(obj) <= cap:
+        return _cut(repr(obj), cap)
+    elif t in _CONTAINERS and obj:
+        text = _leaf_repr(obj, t, cap)
+        if text is not None:
+            return _cut(text, cap)
     numbering = numbering or AddressNumbering()
     out: list[str] = []
     budget = [cap]
@@ -105,6 +117,86 @@ def _emit(out: list[str], budget: list[int], s: str) -> None:
 
 
 _SCALARS = (type(None), bool, float, complex, bytes, bytearray, range)
+_PLAIN = frozenset({int, bool, float, type(None)})
+_PLAIN_OR_STR = _PLAIN | {str}
+_INTS = frozenset({int, bool})
+_SEQUENCES = frozenset({list, tuple})
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+
+
+def _plain_ints(values, types: set) -> bool:
+    """No int so large that `repr` would refuse it."""
+    if int not in types:
+        return True
+    if types <= _INTS:
+        return max(map(int.bit_length, values)) <= _SAFE_INT_BITS
+    return max(x.bit_length() for x in values if type(x) is int) <= _SAFE_INT_BITS
+
+
+def _plain_prefix(values, limit: int, nesting: int = 0) -> int:
+    """How many leading elements of `values` hold its first `limit` scalars,
+    if those are all scalars, strings of at most `4 * limit` characters, or
+    lists/tuples of them (two levels deep, each wholly within the limit);
+    -1 if anything else comes first."""
+    head = values[:limit] if len(values) > limit else values
+    types = set(map(type, head))
+    if types <= _PLAIN_OR_STR:
+        if not _plain_ints(head, types):
+            return -1
+        if str in types:
+            strs = head if len(types) == 1 else [x for x in head if type(x) is str]
+            if max(map(len, strs)) > 4 * limit:
+                return -1
+        return len(head)
+    if nesting >= 2 or not types <= _PLAIN_OR_STR | _SEQUENCES:
+        return -1
+    if types <= _SEQUENCES:  # rows of scalars (a matrix, a list of pairs): checked in C
+        ends = list(accumulate(map(len, head)))
+        rows = min(bisect_left(ends, limit) + 1, len(head))
+        if max(map(len, head[:rows])) > limit:
+            return -1
+        flat = list(chain.from_iterable(head[:rows]))
+        return rows if not flat or _plain_prefix(flat, len(flat), 2) == len(flat) else -1
+    n = 0
+    for i, x in enumerate(head):
+        t = type(x)
+        if t is list or t is tuple:
+            if x and (len(x) > limit or _plain_prefix(x, limit, nesting + 1) != len(x)):
+                return -1
+            n += len(x) + 1
+        elif _plain_prefix((x,), limit, nesting) < 0:
+            return -1
+        else:
+            n += 1
+        if n >= limit:
+            return i + 1
+    return len(head)
+
+
+def _leaf_repr(obj, t, budget: int) -> str | None:
+    """One C-level `repr` for a container of scalars and short strings.
+
+    Why: rendering element by element in Python costs ~100x more, and most
+    traced values are exactly such containers. Only what fits the budget is
+    rendered (a prefix of a list or tuple, whose repr is a prefix of the
+    whole repr); anything else (objects, huge ints or strings, deep nesting)
+    returns None for the careful path.
+    """
+    k = budget // 3 + 2
+    if t is list or t is tuple:
+        n = _plain_prefix(obj, k)
+        if n < 0:
+            return None
+        return repr(obj[:n]) if n < len(obj) else repr(obj)
+    if t is dict:
+        # a prefix of the items: its repr, cut at the budget, is a prefix of the whole repr
+        items = dict(islice(obj.items(), k)) if len(obj) > k else obj
+        values = [*items, *items.values()]
+        return repr(items) if _plain_prefix(values, 2 * k) == len(values) else None
+    if len(obj) > k:
+        return None
+    values = list(obj)
+    return repr(obj) if _plain_prefix(values, k) == len(values) else None
 
 
 def _render(obj, out, budget, active, nesting, call_repr, numbering, cap) -> None:
@@ -131,6 +223,11 @@ def _render_inner(obj, out, budget, active, nesting, call_repr, numbering, cap) 
         _emit(out, budget, repr(obj))
         return
     if t in (list, tuple, dict, set, frozenset):
+        if obj and nesting < _MAX_NESTING:
+            text = _leaf_repr(obj, t, budget[0])
+            if text is not None:
+                _emit(out, budget, text)
+                return
         if nesting >= _MAX_NESTING:
             _emit(out, budget, TRUNCATED)
             return

@@ -91,30 +91,27 @@ def assemble(context: str, entry: str, input: str, result: ExecutionResult) -> T
     """Build the Trace from the job's output lines, however the run ended."""
     lines = [strip_marker(line) for line in source_lines(context)]
     trace = Trace(source=context, entry=entry, input=input)
+    raw = [r for r in result.output.split(b"\n") if r]
     end = None
-    for raw in result.output.split(b"\n"):
-        if not raw:
-            continue
-        try:
-            item = json.loads(raw)
-            if isinstance(item, dict):
-                end = item
-                break
-            event, line, func, depth, locals_, arg = item
-            trace.frames.append(
-                Frame(
-                    event,
-                    line,
-                    lines[line - 1] if 0 < line <= len(lines) else "",
-                    func,
-                    depth,
-                    locals_ or {},
-                    arg,
-                )
-            )
-        except (ValueError, TypeError, AssertionError, IndexError):
-            trace.status, trace.reason = "truncated", "the program corrupted the tracer's output"
-            return trace
+    if raw and raw[-1][:1] == b"{":
+        end = raw.pop()
+    try:
+        items = json.loads(b"[" + b",".join(raw) + b"]")
+    except ValueError:
+        items = _valid_prefix(raw)  # e.g. a kill cut the last frame short
+        end = None
+    try:
+        if end is not None:
+            end = json.loads(end)
+            if not isinstance(end, dict):
+                raise TypeError("end record is not an object")
+        for event, line, func, depth, locals_, arg in items:
+            text = lines[line - 1] if 0 < line <= len(lines) else ""
+            trace.frames.append(Frame(event, line, text, func, depth, locals_ or {}, arg))
+    except (ValueError, TypeError, AssertionError, IndexError):
+        trace.frames.clear()
+        trace.status, trace.reason = "truncated", "the program corrupted the tracer's output"
+        return trace
     if end is None:
         trace.status = "truncated"
         trace.reason = result.describe()
@@ -122,3 +119,14 @@ def assemble(context: str, entry: str, input: str, result: ExecutionResult) -> T
         trace.status, trace.reason = end["status"], end["reason"]
         trace.stdout = end.get("stdout", "")
     return trace
+
+
+def _valid_prefix(raw: list[bytes]) -> list:
+    """Frames up to the first line that does not parse."""
+    items = []
+    for line in raw:
+        try:
+            items.append(json.loads(line))
+        except ValueError:
+            break
+    return items

@@ -15,18 +15,26 @@ from __future__ import annotations
 
 import dis
 import json
+import operator
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
+from itertools import chain
 
 from opencwm.trace.tokens import UNCHANGED
-from opencwm.trace.values import AddressNumbering, safe_repr
+from opencwm.trace.values import TRUNCATED, AddressNumbering, safe_repr
 
 PROGRAM = "<program>"
 """Filename the traced source is compiled under: how the tracer recognises it."""
 
+_quote = json.encoder.encode_basestring  # a str as a JSON string literal, in C
+_is = operator.is_
+_IMMUTABLE_SCALARS = frozenset({int, bool, float, str, type(None)})
+_ROWS = frozenset({list, tuple})
+_SNAPSHOT_MAX = 512  # longer containers are re-rendered: comparing would cost more
+_BIG_INT = 10**1000  # ints below this repr directly (CPython refuses str() past 4300 digits)
 _settrace = sys.settrace  # the real one: the job replaces `sys.settrace` for the program
 _RETURN_OPS = {
     dis.opmap[n] for n in ("RETURN_VALUE", "YIELD_VALUE", "RETURN_CONST") if n in dis.opmap
@@ -122,51 +130,51 @@ class Recorder:
         self.entry_done = False
         self._def_lines: dict[object, int] = {}
         self._code_bytes: dict[object, bytes] = {}
+        self._texts: dict[object, dict] = {}  # frame -> name -> container snapshot + text
 
     # -- trace hooks -------------------------------------------------------
+    # The hot path: every traced line of the program runs through
+    # `local_trace`, so it builds the output line directly (each string
+    # JSON-quoted by the C encoder) instead of a dict for `json.dumps`.
     def global_trace(self, frame, event, arg):
         if frame.f_code.co_filename != PROGRAM or self.entry_done:
             return None
         try:
-            return self._call(frame)
+            self.depth += 1
+            code = frame.f_code
+            lineno = frame.f_lineno
+            if lineno == 0 or lineno == code.co_firstlineno:
+                lineno = self._def_line(code)
+            self._write("call", lineno, code.co_name, self._locals(frame), "null")
+            return self.local_trace
         except Exception as exc:
             self.stop(f"tracer error: {type(exc).__name__}: {exc}")
 
     def local_trace(self, frame, event, arg):
         try:
-            return self._event(frame, event, arg)
+            if event == "line":
+                code = frame.f_code
+                self._write("line", frame.f_lineno, code.co_name, self._locals(frame), "null")
+            elif event == "return":
+                code = frame.f_code
+                ops = self._code_bytes.get(code)
+                if ops is None:
+                    ops = self._code_bytes[code] = code.co_code
+                if ops[frame.f_lasti] in _RETURN_OPS:
+                    value = _quote(self._repr(arg))
+                    self._write("return", frame.f_lineno, code.co_name, "null", value)
+                self._texts.pop(frame, None)
+                self.depth -= 1
+                if self.depth < 0:
+                    self.entry_done = True
+            elif event == "exception":
+                if isinstance(arg[1], Stop | _ReprTimeout):
+                    return None
+                value = _quote(self._repr(arg[1]))
+                self._write("exception", frame.f_lineno, frame.f_code.co_name, "null", value)
+            return self.local_trace
         except Exception as exc:
             self.stop(f"tracer error: {type(exc).__name__}: {exc}")
-
-    def _call(self, frame):
-        self.depth += 1
-        code = frame.f_code
-        lineno = frame.f_lineno
-        if lineno == 0 or lineno == code.co_firstlineno:
-            lineno = self._def_line(code)
-        self._record("call", lineno, code.co_name, self._locals(frame), None)
-        return self.local_trace
-
-    def _event(self, frame, event, arg):
-        if event == "line":
-            self._record("line", frame.f_lineno, frame.f_code.co_name, self._locals(frame), None)
-        elif event == "return":
-            code = frame.f_code
-            ops = self._code_bytes.get(code)
-            if ops is None:
-                ops = self._code_bytes[code] = code.co_code
-            if ops[frame.f_lasti] in _RETURN_OPS:
-                self._record("return", frame.f_lineno, code.co_name, None, self._repr(arg))
-            self.depth -= 1
-            if self.depth < 0:
-                self.entry_done = True
-        elif event == "exception":
-            if isinstance(arg[1], Stop | _ReprTimeout):
-                return None
-            self._record(
-                "exception", frame.f_lineno, frame.f_code.co_name, None, self._repr(arg[1])
-            )
-        return self.local_trace
 
     # -- helpers -----------------------------------------------------------
     def _def_line(self, code) -> int:
@@ -185,22 +193,60 @@ class Recorder:
         text = safe_repr(value, self.repr_cap, call_repr=self.call_repr, numbering=self.numbering)
         return f"<repr {text}>" if text == UNCHANGED else text
 
-    def _locals(self, frame) -> dict[str, str]:
+    def _locals(self, frame) -> str:
+        """The frame's locals as a JSON object text.
+
+        Scalars are rendered inline. Lists, tuples and dicts of scalars are
+        re-rendered only when they changed: their text is kept with a
+        snapshot of their elements, and identical elements (immutable
+        scalars, compared by identity in C) mean identical text. This is
+        what makes container-heavy programs cheap to trace.
+        """
         module = frame.f_code.co_name == "<module>"
-        out = {}
-        for name, value in frame.f_locals.items():
+        cap = self.repr_cap
+        cache = self._texts.get(frame)
+        if cache is None:
+            cache = self._texts[frame] = {}
+        parts = []
+        for name, v in frame.f_locals.items():
             if name[0] == "." or (module and (name[:2] == "__" or name in _HIDDEN_GLOBALS)):
                 continue
-            out[name] = self._repr(value)
-        return out
+            t = type(v)
+            if (
+                (t is int and -_BIG_INT < v < _BIG_INT)
+                or (t is str and len(v) <= cap)
+                or t is bool
+                or t is float
+                or v is None
+            ):
+                text = repr(v)
+                if len(text) > cap:
+                    text = text[:cap] + TRUNCATED
+            elif t is list or t is tuple or t is dict:
+                text = self._container_text(cache, name, v, t)
+            else:
+                text = self._repr(v)
+            parts.append(f"{_quote(name)}:{_quote(text)}")
+        return "{" + ",".join(parts) + "}"
 
-    def _record(self, event, line, func, locals_, arg) -> None:
+    def _container_text(self, cache: dict, name: str, v, t) -> str:
+        seen = cache.get(name)
+        if seen is not None and seen[0] is v and _unchanged(v, t, seen[1]):
+            return seen[2]
+        text = self._repr(v)
+        snapshot = _snapshot(v, t)
+        if snapshot is not None:
+            cache[name] = (v, snapshot, text)
+        return text
+
+    def _write(self, event: str, line: int, func: str, locals_json: str, arg_json: str) -> None:
         if self.out_fd is None:
             return
-        data = json.dumps([event, line, func, self.depth, locals_, arg], ensure_ascii=False)
+        data = f'["{event}",{line},{_quote(func)},{self.depth},{locals_json},{arg_json}]\n'
+        data = data.encode()
         self.frames += 1
         self.bytes += len(data)
-        os.write(self.out_fd, data.encode() + b"\n")
+        os.write(self.out_fd, data)
         if self.frames >= self.max_frames:
             self.stop(f"frame limit reached ({self.max_frames} frames)")
         if self.bytes >= self.max_bytes:
@@ -224,3 +270,37 @@ class Recorder:
 
 
 _HIDDEN_GLOBALS = frozenset({"__builtins__"})
+
+
+def _snapshot(v, t) -> tuple | None:
+    """What a container's text depends on, kept to tell later whether it
+    changed: its elements when they are immutable scalars, or for a list of
+    lists its rows, their lengths and their elements. None when it holds
+    anything else or is too large to be worth it."""
+    if len(v) > _SNAPSHOT_MAX:
+        return None
+    flat = (*v, *v.values()) if t is dict else tuple(v)
+    types = set(map(type, flat))
+    if types <= _IMMUTABLE_SCALARS:
+        return ("flat", len(v), flat)
+    if t is dict or not types <= _ROWS:
+        return None
+    inner = tuple(chain.from_iterable(v))
+    if len(inner) > _SNAPSHOT_MAX or not set(map(type, inner)) <= _IMMUTABLE_SCALARS:
+        return None
+    return ("rows", len(v), flat, tuple(map(len, v)), inner)
+
+
+def _unchanged(v, t, snap: tuple) -> bool:
+    """Same elements, by identity, as when `snap` was taken (checked in C)."""
+    if len(v) != snap[1]:
+        return False
+    if snap[0] == "flat":
+        if t is dict:
+            return all(map(_is, v, snap[2])) and all(map(_is, v.values(), snap[2][len(v) :]))
+        return all(map(_is, v, snap[2]))
+    return (
+        all(map(_is, v, snap[2]))
+        and tuple(map(len, v)) == snap[3]
+        and all(map(_is, chain.from_iterable(v), snap[4]))
+    )
