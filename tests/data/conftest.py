@@ -27,7 +27,10 @@ def small_jsonl(tmp_path):
     """40 CRUXEval-format items: 20 programs, 2 inputs each, one exact duplicate."""
     rows = []
     for k in range(20):
-        code = f"def f(xs):\n    out = []\n    for x in xs:\n        out.append(x * {k} + 1)\n    return out\n"
+        code = (
+            "def f(xs):\n    out = []\n    for x in xs:\n"
+            f"        out.append(x * {k} + 1)\n    return out\n"
+        )
         rows.append({"id": f"p{k}a", "code": code, "input": f"[{k}, 1]", "output": ""})
         rows.append({"id": f"p{k}b", "code": code, "input": f"[2, {k}]", "output": ""})
     rows.append(

@@ -70,9 +70,13 @@ def program_key(item: Item) -> str:
 
 def item_key(item: Item) -> str:
     """Identity of the run, for dedup."""
-    text = "\x00".join(
-        (normalize_code(item.code), item.entry or "", normalize_input(item.input), item.stdin or "")
-    )
+    parts = [normalize_code(item.code), item.entry or "", normalize_input(item.input)]
+    parts.append(item.stdin or "")
+    if item.trace is not None:  # recorded calls: same function and input may still differ
+        from opencwm.trace.cwm import to_cwm
+
+        parts.append(to_cwm(item.trace))
+    text = "\x00".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

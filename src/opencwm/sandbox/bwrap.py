@@ -41,13 +41,20 @@ def python_dirs() -> list[str]:
     """Directories the sandboxed interpreter needs to import opencwm and the stdlib."""
     import opencwm
 
+    prefixes = {sys.prefix, sys.base_prefix}
     dirs = {
-        sys.prefix,
-        sys.base_prefix,
+        *prefixes,
         os.path.dirname(os.path.realpath(sys.executable)),
         os.path.dirname(os.path.dirname(os.path.realpath(opencwm.__file__))),
     }
-    dirs.update(p for p in sys.path if p and os.path.isdir(p))
+    # only import paths inside the installation (site-packages, lib-dynload):
+    # not the working directory or a test runner's rootdir, which may hold
+    # the project's data or its git history
+    dirs.update(
+        p
+        for p in sys.path
+        if p and os.path.isdir(p) and any(p.startswith(x + os.sep) for x in prefixes)
+    )
     return sorted(d for d in dirs if not any(d.startswith(s + "/") for s in SYSTEM_DIRS))
 
 
@@ -79,6 +86,8 @@ def bwrap_argv(
         argv.append("--unshare-net")
     for d in SYSTEM_DIRS:
         argv += ["--ro-bind-try", d, d]
+    # /tmp first, so that binds under it are not hidden by the tmpfs
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     ro_binds = list(dict.fromkeys(ro_binds))
     for d in _ancestors([*ro_binds, *(inside for _, inside in rw_binds)]):
         # parents made traversable: the unprivileged uid must reach e.g. a
@@ -86,13 +95,12 @@ def bwrap_argv(
         argv += ["--perms", "0755", "--dir", d]
     for d in ro_binds:
         argv += ["--ro-bind-try", d, d]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     for host, inside in rw_binds:
         argv += ["--bind", host, inside]
     if os.geteuid() == 0:
         argv += ["--cap-drop", "ALL"]
         if keep_setuid_caps:
-            for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL"):
+            for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
                 argv += ["--cap-add", cap]
     argv += ["--chdir", cwd, "--", *command]
     return argv
@@ -102,7 +110,7 @@ def _ancestors(paths: Iterable[str]) -> list[str]:
     out: set[str] = set()
     for p in paths:
         parent = os.path.dirname(os.path.normpath(p))
-        while parent not in ("/", "") and not parent.startswith(
+        while parent not in ("/", "/tmp", "") and not parent.startswith(
             tuple(d + "/" for d in SYSTEM_DIRS)
         ):
             out.add(parent)

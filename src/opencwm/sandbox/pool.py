@@ -88,17 +88,30 @@ class Sandbox:
         return worker
 
     def _acquire(self) -> _Worker:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
+        while True:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if worker.alive():
+                return worker
+            self._retire(worker)  # died while idle: not the next job's fault
         with self._lock:
             can_start = self._started < self.size
             if can_start:
                 self._started += 1
         if can_start:
-            return self._spawn()
-        return self._idle.get()
+            try:
+                return self._spawn()
+            except BaseException:
+                with self._lock:
+                    self._started -= 1
+                raise
+        worker = self._idle.get()
+        if worker.alive():
+            return worker
+        self._retire(worker)
+        return self._acquire()
 
     def _retire(self, worker: _Worker) -> None:
         worker.kill()

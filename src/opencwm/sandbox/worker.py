@@ -5,9 +5,10 @@ run; forking an interpreter that has already imported the job's code costs
 about one. Each child starts a new session, takes the rlimits, drops to the
 worker's unprivileged uid (losing every capability), and has stdin, stdout
 and stderr on /dev/null: its only way out is the result pipe. The worker
-itself never runs untrusted code, keeps the capability to kill, and after
-every job kills every process of the child's uid in this pid namespace, so
-nothing a job started (daemons, fork bombs) outlives it.
+itself never runs untrusted code, keeps the capabilities to kill and to
+remove any file, and after every job kills every process left in this pid
+namespace and empties /tmp, so nothing a job started (daemons, fork bombs,
+files) outlives it or is seen by the next job.
 
 Run as `python -m opencwm.sandbox.worker UID MODULE [MODULE...]`; requests
 come on stdin, results go to stdout (see protocol.py).
@@ -21,6 +22,7 @@ import importlib
 import os
 import resource
 import select
+import shutil
 import signal
 import sys
 import time
@@ -140,6 +142,16 @@ def _kill_strays() -> None:
         os.kill(-1, signal.SIGKILL)
 
 
+def _wipe_tmp() -> None:
+    """Each job starts with an empty /tmp: nothing one run wrote is seen by the next."""
+    for entry in os.scandir("/tmp"):
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+
+
 def serve(uid: int | None, preload: list[str]) -> None:
     for module in preload:
         importlib.import_module(module)
@@ -162,6 +174,7 @@ def serve(uid: int | None, preload: list[str]) -> None:
         deadline = start + float(limits["timeout_s"]) + GRACE_S
         result = _collect(pid, r, deadline, int(limits["max_output_bytes"]))
         _kill_strays()
+        _wipe_tmp()
         output = result.pop("_output")
         result["duration_s"] = time.monotonic() - start
         write_message(1, result, output)

@@ -89,6 +89,10 @@ class Resolver:
             line: min((s for s in self.scopes if line in s), key=lambda s: s.last - s.first)
             for line in range(1, len(self.lines) + 1)
         }
+        self.marked = next(
+            (i for i, line in enumerate(source_lines(context), 1) if strip_marker(line) != line),
+            None,
+        )
         self.stack: list[list] = []  # [scope, last line]
         self.prev_event = ""
 
@@ -112,6 +116,8 @@ class Resolver:
         return line, scope.name, depth
 
     def _callee(self, candidates: list[int], names: set[str]) -> tuple[Scope, int]:
+        if not self.stack and self.marked in candidates:  # the entry: its def line is marked
+            candidates = [self.marked]
         best, best_score = (self.scopes[0], candidates[0] if candidates else 0), -1
         for line in candidates:
             options = [(s, 1) for s in self.scopes if s.head == line and s is not self.scopes[0]]

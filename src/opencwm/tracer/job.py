@@ -9,6 +9,7 @@ reports the kill instead.
 from __future__ import annotations
 
 import builtins
+import inspect
 import io
 import json
 import os
@@ -16,7 +17,7 @@ import random
 import sys
 
 from opencwm.trace.source import source_lines
-from opencwm.trace.values import safe_repr
+from opencwm.trace.values import TRUNCATED, safe_repr
 from opencwm.tracer.recorder import PROGRAM, Clock, Recorder, Stop
 
 STDOUT_CAP = 64 * 1024
@@ -45,7 +46,8 @@ class _CappedText(io.TextIOBase):
         return n
 
     def text(self) -> str:
-        return "".join(self.parts)
+        kept = "".join(self.parts)
+        return f"{kept}{TRUNCATED}" if self.dropped else kept
 
 
 def _refuse_settrace(*args: object) -> None:
@@ -78,7 +80,7 @@ def run(payload: dict, out_fd: int, timeout_s: float) -> None:
     real_settrace, tracer = sys.settrace, recorder.global_trace
     ns = {"__name__": "__main__" if script else "__program__", "__builtins__": builtins}
     try:
-        code = compile(source, PROGRAM, "exec")
+        code = compile(source, PROGRAM, "exec", dont_inherit=True)
         if script:
             sys.settrace = _refuse_settrace
             real_settrace(tracer)
@@ -101,11 +103,20 @@ def run(payload: dict, out_fd: int, timeout_s: float) -> None:
                 raise _Failed(f"entry {entry!r} is not a function defined by the program")
             ns["__opencwm_args__"] = lambda *a, **k: (a, k)
             try:
-                args, kwargs = eval(f"__opencwm_args__({payload['input']})", ns)
+                call = compile(
+                    f"__opencwm_args__({payload['input']})", "<input>", "eval", dont_inherit=True
+                )
+                args, kwargs = eval(call, ns)
             except Stop:
                 raise
             except BaseException as exc:
                 raise _Failed(f"evaluating the input raised {_short(exc)}") from None
+            try:
+                inspect.signature(fn).bind(*args, **kwargs)
+            except TypeError as exc:
+                raise _Failed(f"the input does not fit {entry}(): {exc}") from None
+            except ValueError:
+                pass  # no signature to check (a builtin): let the call decide
             sys.settrace = _refuse_settrace
             real_settrace(tracer)
             try:
@@ -113,6 +124,10 @@ def run(payload: dict, out_fd: int, timeout_s: float) -> None:
                 status = "returned"
             except Stop:
                 raise
+            except RecursionError:
+                status = "raised"
+                if not recorder.entry_done:  # the tracer itself ran out of stack first
+                    recorder.note("recursion too deep to trace (Python's recursion limit)")
             except BaseException:
                 status = "raised"
         real_settrace(None)

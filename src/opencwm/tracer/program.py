@@ -65,7 +65,12 @@ def check_input(args: str) -> None:
         raise ProgramError(
             f"bad input {args!r}: expected Python call arguments, e.g. \"[1, 2], 'a'\""
         ) from None
-    if not isinstance(node, ast.Call) or node.end_col_offset != len(f"f({args})".encode()):
+    whole = len(f"f({args})".encode())
+    if (
+        not isinstance(node, ast.Call)
+        or not isinstance(node.func, ast.Name)
+        or node.end_col_offset != whole
+    ):
         raise ProgramError(f"bad input {args!r}: expected Python call arguments")
 
 

@@ -131,6 +131,8 @@ class Recorder:
         self._def_lines: dict[object, int] = {}
         self._code_bytes: dict[object, bytes] = {}
         self._texts: dict[object, dict] = {}  # frame -> name -> container snapshot + text
+        self._raised: dict[object, str] = {}  # frame -> JSON text of its latest exception
+        self._last: tuple = (None, "")  # (frame, event) of the latest frame written
 
     # -- trace hooks -------------------------------------------------------
     # The hot path: every traced line of the program runs through
@@ -145,24 +147,31 @@ class Recorder:
             lineno = frame.f_lineno
             if lineno == 0 or lineno == code.co_firstlineno:
                 lineno = self._def_line(code)
-            self._write("call", lineno, code.co_name, self._locals(frame), "null")
+            self._write(frame, "call", lineno, code.co_name, self._locals(frame), "null")
             return self.local_trace
         except Exception as exc:
-            self.stop(f"tracer error: {type(exc).__name__}: {exc}")
+            self._fail(exc)
 
     def local_trace(self, frame, event, arg):
         try:
             if event == "line":
                 code = frame.f_code
-                self._write("line", frame.f_lineno, code.co_name, self._locals(frame), "null")
+                self._write(
+                    frame, "line", frame.f_lineno, code.co_name, self._locals(frame), "null"
+                )
             elif event == "return":
                 code = frame.f_code
                 ops = self._code_bytes.get(code)
                 if ops is None:
                     ops = self._code_bytes[code] = code.co_code
+                raised = self._raised.pop(frame, None)
                 if ops[frame.f_lasti] in _RETURN_OPS:
                     value = _quote(self._repr(arg))
-                    self._write("return", frame.f_lineno, code.co_name, "null", value)
+                    self._write(frame, "return", frame.f_lineno, code.co_name, "null", value)
+                elif raised is not None and self._last != (frame, "exception"):
+                    # left by an exception raised earlier, after a `finally` or a
+                    # `with` exit ran: the activation still ends on an exception frame
+                    self._write(frame, "exception", frame.f_lineno, code.co_name, "null", raised)
                 self._texts.pop(frame, None)
                 self.depth -= 1
                 if self.depth < 0:
@@ -170,11 +179,16 @@ class Recorder:
             elif event == "exception":
                 if isinstance(arg[1], Stop | _ReprTimeout):
                     return None
-                value = _quote(self._repr(arg[1]))
-                self._write("exception", frame.f_lineno, frame.f_code.co_name, "null", value)
+                value = self._raised[frame] = _quote(self._repr(arg[1]))
+                self._write(frame, "exception", frame.f_lineno, frame.f_code.co_name, "null", value)
             return self.local_trace
         except Exception as exc:
-            self.stop(f"tracer error: {type(exc).__name__}: {exc}")
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        if isinstance(exc, RecursionError):
+            self.stop("recursion too deep to trace (the program reached Python's recursion limit)")
+        self.stop(f"tracer error: {type(exc).__name__}: {exc}")
 
     # -- helpers -----------------------------------------------------------
     def _def_line(self, code) -> int:
@@ -239,9 +253,12 @@ class Recorder:
             cache[name] = (v, snapshot, text)
         return text
 
-    def _write(self, event: str, line: int, func: str, locals_json: str, arg_json: str) -> None:
+    def _write(
+        self, frame, event: str, line: int, func: str, locals_json: str, arg_json: str
+    ) -> None:
         if self.out_fd is None:
             return
+        self._last = (frame, event)
         data = f'["{event}",{line},{_quote(func)},{self.depth},{locals_json},{arg_json}]\n'
         data = data.encode()
         self.frames += 1

@@ -42,7 +42,13 @@ calls `sys.settrace` gets a RuntimeError. A test suite that needs packages
 absent from this environment shows them as collection errors in
 `PytestRun.errors` and yields fewer traces. The package runs from the
 shipped copy under /tmp/opencwm-project, so paths in values say so. Values
-are reprs capped at `repr_cap`; object addresses are renumbered per trace.
+are reprs capped at `repr_cap`; object addresses are renumbered per trace
+(also inside returned strings such as `'<function f at 0x1>'`), but values
+that hang on identity or the clock (`hash()` of a function, `id()` keys,
+`datetime.now()`) still differ between runs: 13 of the 671 toolz and
+cachetools traces do. `pip download` prepares an sdist's metadata, which
+runs its build backend (setup.py) on the host, outside the sandbox: fetch
+only packages you would install.
 """
 
 from opencwm.data.benchmarks import SourceError

@@ -7,7 +7,7 @@ import importlib.util
 import json
 import time
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,7 +137,9 @@ class _Files:
         return "\n".join(lines) + "\n"
 
 
-def assemble(project_dir: Path, package: str, module_name, result: ExecutionResult) -> PytestRun:
+def assemble(
+    project_dir: Path, package: str, module_name: Callable[[str], str], result: ExecutionResult
+) -> PytestRun:
     """Build the run from the job's output lines, however the run ended."""
     files = _Files(project_dir)
     run = PytestRun()
@@ -145,7 +147,9 @@ def assemble(project_dir: Path, package: str, module_name, result: ExecutionResu
     trace: Trace | None = None
     lines: list[str] = []
     done = None
-    for raw in result.output.split(b"\n"):
+    output = result.output
+    output = output[: output.rfind(b"\n") + 1]  # a killed child may leave half a line
+    for raw in output.split(b"\n"):
         if not raw:
             continue
         try:
