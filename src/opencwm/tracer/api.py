@@ -8,6 +8,7 @@ itself, including hangs and kills, comes back as a trace status.
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 from dataclasses import asdict, dataclass
@@ -44,6 +45,7 @@ def default_sandbox() -> Sandbox:
     with _default_lock:
         if _default is None:
             _default = Sandbox(size=1, preload=("opencwm.tracer.job",))
+            atexit.register(_default.close)
         return _default
 
 

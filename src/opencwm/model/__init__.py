@@ -1,0 +1,1 @@
+"""The imagined world's learner: tokenizer, model presets, training."""

@@ -1,0 +1,282 @@
+"""Training a code world model: one loop, readable in one sitting.
+
+Data: the corpus's Parquet rows become windows (`windows.py`) packed into
+fixed rows; batch `k` of the run is a pure function of (seed, k), so a run
+resumed from a checkpoint sees exactly the batches it would have seen.
+Optimisation: AdamW, linear warm-up then cosine decay to `min_lr`, gradient
+clipping. CPU by default; CUDA with bf16 autocast when present; several
+GPUs through `torchrun` (DDP: each rank takes its slice of every batch).
+Saved in standard HF layout, so `AutoModelForCausalLM.from_pretrained(out)`
+loads the result; `out/train_state.pt` holds what resuming needs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from opencwm.model.presets import cwm_config
+from opencwm.model.tokenizer import PAD, load_tokenizer, train_tokenizer
+from opencwm.model.windows import pack, row_windows
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    preset: str = "tiny"
+    steps: int = 1000
+    batch_size: int = 16
+    block: int = 1024
+    lr: float = 2e-3
+    min_lr: float = 2e-4
+    warmup: int = 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    loss_on_all: bool = False
+    eval_every: int = 100
+    save_every: int = 200
+    vocab_size: int = 2048
+    seed: int = 0
+    max_rows: int | None = None
+
+
+def lr_at(step: int, c: TrainConfig) -> float:
+    if step < c.warmup:
+        return c.lr * (step + 1) / c.warmup
+    progress = min(1.0, (step - c.warmup) / max(1, c.steps - c.warmup))
+    return c.min_lr + 0.5 * (c.lr - c.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def _rows(data: Path, split: str, limit: int | None) -> list[dict]:
+    from opencwm.data.pipeline import iter_rows
+
+    rows = []
+    for row in iter_rows(data, split):
+        rows.append(row)
+        if limit and len(rows) >= limit:
+            break
+    return rows
+
+
+def prepare(c: TrainConfig, tokenizer) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Packed (ids, mask) per split, cached beside the checkpoint."""
+    cache = Path(c.out) / "packed.npz"
+    if cache.exists():
+        z = np.load(cache)
+        return {s: (z[f"{s}_ids"], z[f"{s}_mask"]) for s in ("train", "val")}
+    pad = tokenizer.convert_tokens_to_ids(PAD)
+    out = {}
+    for split in ("train", "val"):
+        seqs = []
+        for row in _rows(Path(c.data), split, c.max_rows):
+            seqs += row_windows(row, tokenizer, c.block + 1, c.loss_on_all)
+        if not seqs:
+            raise ValueError(f"{c.data} has no {split} traces to train on")
+        out[split] = pack(seqs, c.block, pad)
+    np.savez(
+        cache,
+        **{f"{s}_{k}": a for s, (ids, m) in out.items() for k, a in (("ids", ids), ("mask", m))},
+    )
+    return out
+
+
+def batch(
+    ids: np.ndarray, mask: np.ndarray, step: int, c: TrainConfig, rank: int = 0, world: int = 1
+):
+    """Rows of batch `step`: epoch-wise permutation seeded by (seed, epoch)."""
+    n = len(ids)
+    per_epoch = max(1, n // c.batch_size)
+    epoch, k = divmod(step, per_epoch)
+    order = np.random.default_rng([c.seed, epoch]).permutation(n)
+    pick = order[k * c.batch_size : (k + 1) * c.batch_size]
+    pick = pick[rank::world]
+    x = torch.from_numpy(ids[pick].astype(np.int64))
+    m = torch.from_numpy(mask[pick].astype(np.float32))
+    return x[:, :-1], x[:, 1:], m[:, 1:]
+
+
+def masked_loss(model, x, y, m):
+    logits = model(input_ids=x, use_cache=False).logits  # (B, T, V)
+    nll = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
+    return (nll * m.flatten()).sum() / m.sum().clamp(min=1), logits
+
+
+@torch.no_grad()
+def evaluate(
+    model, val: tuple[np.ndarray, np.ndarray], c: TrainConfig, frame_sep: int, device
+) -> dict:
+    """Validation loss and teacher-forced accuracy: tokens, and whole frames
+    (every target token of the frame predicted right)."""
+    model.eval()
+    ids, mask = val
+    total, count, tok_ok, tok_n, fr_ok, fr_n = 0.0, 0, 0, 0, 0, 0
+    for start in range(0, min(len(ids), 64), c.batch_size):
+        x = torch.from_numpy(ids[start : start + c.batch_size].astype(np.int64)).to(device)
+        m = torch.from_numpy(mask[start : start + c.batch_size].astype(np.float32)).to(device)
+        loss, logits = masked_loss(model, x[:, :-1], x[:, 1:], m[:, 1:])
+        total += loss.item()
+        count += 1
+        right = (logits.argmax(-1) == x[:, 1:]) | (m[:, 1:] == 0)
+        tok_ok += int(((logits.argmax(-1) == x[:, 1:]) & (m[:, 1:] > 0)).sum())
+        tok_n += int(m[:, 1:].sum())
+        for r in range(x.shape[0]):
+            ends = (x[r, 1:] == frame_sep) & (m[r, 1:] > 0)
+            seg = torch.cumsum(ends.int(), 0) - ends.int()  # frame index per position
+            for f in range(int(ends.sum())):
+                sel = (seg == f) & (m[r, 1:] > 0)
+                fr_ok += int(right[r][sel].all())
+                fr_n += 1
+    model.train()
+    return {
+        "val_loss": total / max(count, 1),
+        "val_token_acc": tok_ok / max(tok_n, 1),
+        "val_frame_acc": fr_ok / max(fr_n, 1),
+    }
+
+
+def train(c: TrainConfig, progress=None) -> dict:
+    from transformers import CwmForCausalLM
+
+    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank, world = 0, 1
+    if ddp:
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    device = torch.device(
+        f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
+    )
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
+    torch.manual_seed(c.seed)
+    out = Path(c.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "train_state.pt"
+    if (out / "tokenizer.json").exists():
+        tokenizer = load_tokenizer(out)
+    else:
+        texts = [r["cwm"] for r in _rows(Path(c.data), "train", 20_000)]
+        tokenizer = train_tokenizer(texts, c.vocab_size)
+        if rank == 0:
+            tokenizer.save_pretrained(out)
+    data = prepare(c, tokenizer)
+    frame_sep = tokenizer.convert_tokens_to_ids("<|frame_sep|>")
+    if state_path.exists():
+        model = CwmForCausalLM.from_pretrained(out)
+    else:
+        model = CwmForCausalLM(cwm_config(c.preset, tokenizer))
+    model.to(device)
+    raw = model
+    if ddp:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    decay = [p for p in raw.parameters() if p.dim() >= 2]
+    no_decay = [p for p in raw.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": c.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=c.lr,
+        betas=(0.9, 0.95),
+    )
+    history: list[dict] = []
+    step, tokens = 0, 0
+    if state_path.exists():
+        st = torch.load(state_path, weights_only=False)
+        opt.load_state_dict(st["optimizer"])
+        step, tokens, history = st["step"], st["tokens"], st["history"]
+        torch.set_rng_state(st["rng"])
+    ids, mask = data["train"]
+    t0, tok_window = time.monotonic(), 0
+    while step < c.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, c)
+        x, y, m = (t.to(device) for t in batch(ids, mask, step, c, rank, world))
+        if autocast:
+            with autocast:
+                loss, _ = masked_loss(model, x, y, m)
+        else:
+            loss, _ = masked_loss(model, x, y, m)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(raw.parameters(), c.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        n = x.numel() * world
+        tokens += n
+        tok_window += n
+        step += 1
+        rate = tok_window / max(time.monotonic() - t0, 1e-6)
+        record = {
+            "step": step,
+            "tokens": tokens,
+            "loss": loss.item(),
+            "lr": lr_at(step - 1, c),
+            "tokens_per_s": rate,
+        }
+        if step % c.eval_every == 0 or step == c.steps:
+            record.update(evaluate(raw, data["val"], c, frame_sep, device))
+        history.append(record)
+        if progress:
+            progress(record)
+        if rank == 0 and (step % c.save_every == 0 or step == c.steps):
+            save(raw, tokenizer, opt, c, step, tokens, history, out)
+    if ddp:
+        torch.distributed.destroy_process_group()
+    return history[-1] if history else {}
+
+
+def save(model, tokenizer, opt, c: TrainConfig, step, tokens, history, out: Path) -> None:
+    """Model in HF layout, then resume state, each written atomically."""
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    tmp = out / "train_state.pt.tmp"
+    torch.save(
+        {
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "tokens": tokens,
+            "history": history,
+            "rng": torch.get_rng_state(),
+            "config": asdict(c),
+        },
+        tmp,
+    )
+    os.replace(tmp, out / "train_state.pt")
+    (out / "train_config.json").write_text(json.dumps(asdict(c), indent=2) + "\n")
+    (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+    plot_curves(history, out / "curves.png")
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100)
+    t = [h["tokens"] / 1e6 for h in history]
+    a.plot(t, [h["loss"] for h in history], lw=0.8, label="train")
+    ev = [h for h in history if "val_loss" in h]
+    a.plot([h["tokens"] / 1e6 for h in ev], [h["val_loss"] for h in ev], "o-", label="val")
+    a.set_xlabel("training tokens (M)")
+    a.set_ylabel("loss (trace tokens)")
+    a.set_yscale("log")
+    a.legend()
+    b.plot([h["tokens"] / 1e6 for h in ev], [h["val_token_acc"] for h in ev], "o-", label="token")
+    b.plot(
+        [h["tokens"] / 1e6 for h in ev], [h["val_frame_acc"] for h in ev], "o-", label="whole frame"
+    )
+    b.set_xlabel("training tokens (M)")
+    b.set_ylabel("teacher-forced accuracy (val)")
+    b.set_ylim(0, 1)
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

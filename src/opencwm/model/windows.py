@@ -1,0 +1,93 @@
+"""Turning traces into training sequences, and the long-trace policy.
+
+A trace that fits the model's window is one sequence: the prompt (source)
+then every frame, then `<|end_of_text|>`. A longer one is cut into windows
+that each repeat the prompt and continue with the next frames; the first
+frame of a later window is written with full locals (no `".."`), so every
+window reads on its own. The rollout uses the same policy when an
+execution outgrows the window: keep the source and the most recent frames.
+Loss is on frame tokens only (or on everything, if asked): the source is
+given, not predicted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from opencwm.trace import tokens as T
+from opencwm.trace.cwm import frame_text, prompt_text, split_context
+from opencwm.trace.frame import Frame
+
+
+@dataclass
+class Sequence:
+    ids: list[int]
+    mask: list[int]  # 1 where the token is a training target
+
+
+def frames_of(row: dict) -> list[Frame]:
+    return [Frame.from_dict(d) for d in json.loads(row["frames"])]
+
+
+def row_windows(row: dict, tokenizer, block: int, loss_on_all: bool = False) -> list[Sequence]:
+    """Training windows of one corpus row, each at most `block` tokens."""
+    context, _ = split_context(row["cwm"])
+    frames = frames_of(row)
+    ended = row["cwm"].endswith(T.END_OF_TEXT)
+    enc = tokenizer.backend_tokenizer
+    texts = [prompt_text(context)]
+    texts += [frame_text(f, frames[i - 1] if i else None) for i, f in enumerate(frames)]
+    encoded = [e.ids for e in enc.encode_batch(texts, add_special_tokens=False)]
+    prompt, rest = encoded[0], encoded[1:]
+    if len(prompt) + 2 > block:
+        return []
+    eos = tokenizer.convert_tokens_to_ids(T.END_OF_TEXT)
+    out: list[Sequence] = []
+    i = 0
+    while i < len(frames):
+        ids, mask = list(prompt), [int(loss_on_all)] * len(prompt)
+        first = (
+            rest[i]
+            if not out
+            else enc.encode(frame_text(frames[i], None), add_special_tokens=False).ids
+        )
+        if len(ids) + len(first) > block:
+            i += 1  # a single frame longer than the window: skipped
+            continue
+        ids += first
+        mask += [1] * len(first)
+        i += 1
+        while i < len(frames) and len(ids) + len(rest[i]) <= block:
+            ids += rest[i]
+            mask += [1] * len(rest[i])
+            i += 1
+        if i == len(frames) and ended and len(ids) < block:
+            ids.append(eos)
+            mask.append(1)
+        out.append(Sequence(ids, mask))
+    return out
+
+
+def pack(seqs: list[Sequence], block: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whole sequences packed greedily into rows of `block + 1` tokens (inputs
+    and shifted targets), padding masked out; no sequence is split."""
+    rows: list[tuple[list[int], list[int]]] = []
+    ids: list[int] = []
+    mask: list[int] = []
+    for s in seqs:
+        if len(ids) + len(s.ids) > block + 1:
+            rows.append((ids, mask))
+            ids, mask = [], []
+        ids = ids + s.ids
+        mask = mask + s.mask
+    if ids:
+        rows.append((ids, mask))
+    out_ids = np.full((len(rows), block + 1), pad, dtype=np.int32)
+    out_mask = np.zeros((len(rows), block + 1), dtype=np.uint8)
+    for r, (i, m) in enumerate(rows):
+        out_ids[r, : len(i)] = i
+        out_mask[r, : len(m)] = m
+    return out_ids, out_mask

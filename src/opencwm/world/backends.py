@@ -1,0 +1,164 @@
+"""Where frames come from: a local HF model or an OpenAI-compatible server.
+
+A backend answers one question: given the token sequence so far, what
+text follows, up to the end of the next frame? Both backends speak text
+at the boundary so the rollout never depends on one tokenizer; the local
+one keeps its KV cache across calls, so a rollout that only appends to
+its prompt never re-encodes the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from opencwm.trace import tokens as T
+
+STOPS = (T.FRAME_SEP, T.END_OF_TEXT)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    seed: int = 0
+    max_tokens: int = 512
+
+
+class BackendError(RuntimeError):
+    """The backend could not answer (endpoint down, bad reply); one line."""
+
+
+class Backend(Protocol):
+    context_tokens: int
+
+    def complete(self, prompt: str, sampling: Sampling) -> str:
+        """Text after `prompt` up to and including the first stop token
+        (`<|frame_sep|>` or `<|end_of_text|>`), or until `max_tokens`."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class LocalBackend:
+    """A model directory in HF layout, run with transformers on CPU or GPU."""
+
+    def __init__(self, path: str, device: str | None = None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModelForCausalLM.from_pretrained(path)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device).eval()
+        self.context_tokens = int(self.model.config.max_position_embeddings)
+        self.stop_ids = {self.tokenizer.convert_tokens_to_ids(t) for t in STOPS}
+        self._ids: list[int] = []  # tokens whose keys/values are in the cache
+        self._cache = None
+        self._next_logits = None
+        self.reuse_cache = True
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _feed(self, ids: list[int]):
+        """Logits after `ids`, reusing the cache for the longest shared prefix."""
+        torch = self.torch
+        from transformers import DynamicCache
+
+        n = 0
+        if self.reuse_cache and self._cache is not None:
+            limit = min(len(ids), len(self._ids))
+            while n < limit and ids[n] == self._ids[n]:
+                n += 1
+            if n == len(ids) == len(self._ids):
+                return self._next_logits
+            n = min(n, len(ids) - 1)  # at least one new token, for its logits
+            if n < len(self._ids):
+                self._cache.crop(n - len(self._ids))
+        if n == 0:
+            self._cache = DynamicCache(config=self.model.config)
+        x = torch.tensor([ids[n:]], device=self.device)
+        with torch.no_grad():
+            out = self.model(input_ids=x, cache=self._cache, use_cache=True)
+        self._cache = out.cache
+        self._ids = list(ids)
+        self._next_logits = out.logits[0, -1]
+        return self._next_logits
+
+    def complete(self, prompt: str, sampling: Sampling) -> str:
+        torch = self.torch
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        gen = torch.Generator(device="cpu").manual_seed(sampling.seed)
+        out: list[int] = []
+        logits = self._feed(ids)
+        for _ in range(sampling.max_tokens):
+            tok = _pick(torch, logits, sampling, gen)
+            out.append(tok)
+            if tok in self.stop_ids:
+                break
+            ids = ids + [tok]
+            logits = self._feed(ids)
+        return self.tokenizer.decode(out, skip_special_tokens=False)
+
+
+def _pick(torch, logits, s: Sampling, gen) -> int:
+    if s.temperature <= 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits.float() / s.temperature, -1).cpu()
+    if s.top_p < 1.0:
+        sorted_p, idx = probs.sort(descending=True)
+        keep = sorted_p.cumsum(0) - sorted_p < s.top_p
+        probs = torch.zeros_like(probs).scatter(0, idx[keep], sorted_p[keep])
+    return int(torch.multinomial(probs, 1, generator=gen))
+
+
+class EndpointBackend:
+    """Any OpenAI-compatible `/v1/completions` server (vLLM serving
+    facebook/cwm, or `opencwm serve`). Special tokens go in as text: the
+    server's tokenizer must map them to single ids, as ours do."""
+
+    def __init__(
+        self, url: str, model: str = "", timeout_s: float = 60.0, context_tokens: int = 131072
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.model = model
+        self.timeout_s = timeout_s
+        self.context_tokens = context_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 3  # no tokenizer here: a conservative estimate
+
+    def complete(self, prompt: str, sampling: Sampling) -> str:
+        import httpx
+
+        body = {
+            "model": self.model or "default",
+            "prompt": prompt,
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "seed": sampling.seed,
+            "stop": list(STOPS),
+            "skip_special_tokens": False,
+            "include_stop_str_in_output": True,
+        }
+        url = self.url if self.url.endswith("/completions") else f"{self.url}/v1/completions"
+        try:
+            r = httpx.post(url, json=body, timeout=self.timeout_s)
+        except httpx.TimeoutException:
+            raise BackendError(f"{url} did not answer within {self.timeout_s:g}s") from None
+        except httpx.HTTPError as exc:
+            raise BackendError(f"cannot reach {url}: {exc}") from None
+        if r.status_code != 200:
+            raise BackendError(f"{url} answered HTTP {r.status_code}: {r.text[:200]}")
+        try:
+            choice = r.json()["choices"][0]
+            text = choice["text"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise BackendError(f"{url} sent a reply that is not an OpenAI completion") from None
+        if not text.endswith(STOPS) and choice.get("finish_reason") == "stop":
+            stop = choice.get("stop_reason")
+            text += stop if isinstance(stop, str) and stop in STOPS else T.FRAME_SEP
+        return text

@@ -1,0 +1,171 @@
+"""The neural tracer: predict an execution frame by frame.
+
+The call frame comes from the real arguments, bound to the entry's
+signature by the real tracer stopped before the body runs (so defaults
+are filled in exactly as Python would). From there the model is asked for
+one frame at a time; each reply is parsed into the same `Frame` the real
+tracer makes, or kept as an invalid step with its raw text. The prompt
+only ever grows at its end, so a backend with a KV cache never re-encodes
+the history; when it outgrows the model's window the source and the most
+recent frames are kept (the training windows' policy, `model/windows.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from opencwm.trace import tokens as T
+from opencwm.trace.cwm import TraceFormatError, frame_text, parse_frame, prompt_text, resolve_locals
+from opencwm.trace.frame import MODULE_ENTRY, Frame, Trace
+from opencwm.trace.resolve import Resolver
+from opencwm.world.backends import Backend, Sampling
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    max_frames: int = 300
+    sampling: Sampling = field(default_factory=Sampling)
+    keep_frames: int = 24
+    """Frames kept after the source when the prompt outgrows the window."""
+
+
+@dataclass
+class Step:
+    """One answer of the model: a frame, or the raw text that did not parse."""
+
+    frame: Frame | None
+    raw: str
+    error: str = ""
+
+
+def real_call_frame(source: str, entry: str | None, input: str) -> Trace:
+    """A one-frame real trace: the entry's call frame, body not run."""
+    from opencwm.tracer.api import TraceConfig, trace_program
+
+    return trace_program(source, entry, input, config=TraceConfig(max_frames=1, timeout_s=10))
+
+
+class Imagined:
+    """An execution the model imagines, advanced one frame at a time.
+
+    `frames` is the whole state (the debugger's `back` pops it, `set`
+    replaces the last frame's locals); the prompt is rebuilt from it.
+    """
+
+    def __init__(self, context: str, backend: Backend, config: RolloutConfig = RolloutConfig()):
+        self.context = context
+        self.backend = backend
+        self.config = config
+        self.frames: list[Frame] = []
+        self.steps: list[Step] = []
+        self.ended = False
+        self._prompt_head = prompt_text(context)
+        self._start = 0  # first frame kept in the prompt (window policy)
+
+    @property
+    def entry(self) -> str:
+        from opencwm.trace.cwm import entry_of
+
+        return entry_of(self.context)
+
+    def prompt(self) -> str:
+        parts = [self._prompt_head]
+        for i in range(self._start, len(self.frames)):
+            prev = self.frames[i - 1] if i > self._start else None
+            parts.append(frame_text(self.frames[i], prev))
+        return "".join(parts)
+
+    def _fit_window(self) -> str:
+        prompt = self.prompt()
+        budget = self.backend.context_tokens - self.config.sampling.max_tokens
+        if self.backend.count_tokens(prompt) > budget:
+            self._start = max(self._start, len(self.frames) - self.config.keep_frames)
+            prompt = self.prompt()
+        return prompt
+
+    def _placed(self) -> list[Frame]:
+        """Frames with line, function and depth derived as a reader would."""
+        resolver = Resolver(self.context)
+        return [Frame(f.event, *_place(resolver, f), f.locals, f.arg) for f in self.frames]
+
+    def step(self, force: str | None = None) -> Step:
+        """Ask for the next frame; `force` = an event ('line', 'return', ...)
+        whose token is put in the model's mouth (step into / over)."""
+        if self.ended:
+            raise RuntimeError("the imagined execution has ended")
+        head = T.EVENT_TOKENS[force] if force else ""
+        reply = head + self.backend.complete(self._fit_window() + head, self.config.sampling)
+        if reply == T.END_OF_TEXT or (not self.frames and reply.endswith(T.END_OF_TEXT)):
+            self.ended = True
+            step = Step(None, reply)
+            self.steps.append(step)
+            return step
+        step = self._parse(reply)
+        self.steps.append(step)
+        if step.frame is not None:
+            self.frames.append(step.frame)
+            if step.frame.event == "return" and step.frame.depth == 0:
+                self.ended = True
+        return step
+
+    def _parse(self, reply: str) -> Step:
+        if not reply.endswith(T.FRAME_SEP):
+            return Step(None, reply, "the reply does not end with <|frame_sep|>")
+        try:
+            event, raw, source, arg = parse_frame(reply[: -len(T.FRAME_SEP)])
+            prev = self.frames[-1] if self.frames else None
+            locals_ = resolve_locals(raw, prev) if raw is not None else {}
+            resolver = Resolver(self.context)
+            for f in self.frames:
+                _place(resolver, f)
+            line, func, depth = resolver.place(event, source, locals_)
+            return Step(Frame(event, line, source, func, depth, locals_, arg), reply)
+        except (TraceFormatError, AssertionError) as exc:
+            return Step(None, reply, str(exc).splitlines()[0])
+
+    def trace(self, reason: str = "") -> Trace:
+        t = Trace(source=self.context, entry=self.entry, frames=list(self.frames))
+        last = self.frames[-1] if self.frames else None
+        if self.ended and last is not None and last.event == "return" and last.depth == 0:
+            t.status = "returned"
+        elif self.ended and last is not None and last.event == "exception":
+            t.status = "raised"
+        else:
+            t.status, t.reason = (
+                "truncated",
+                reason or "the rollout stopped before the entry returned",
+            )
+        return t
+
+
+def _place(resolver: Resolver, f: Frame) -> tuple[int, str, int]:
+    return resolver.place(f.event, f.source, f.locals)
+
+
+def rollout(
+    source: str,
+    entry: str | None,
+    input: str | None,
+    backend: Backend,
+    config: RolloutConfig = RolloutConfig(),
+) -> tuple[Trace, list[Step]]:
+    """Predict the whole execution. `input=None` lets the model invent the
+    arguments (it writes the call frame too)."""
+    real = real_call_frame(source, entry, input or "")
+    if real.status == "failed":
+        return real, []
+    world = Imagined(real.source, backend, config)
+    if input is not None or real.entry == MODULE_ENTRY:
+        if not real.frames:
+            return Trace(real.source, real.entry, status="failed", reason=real.reason), []
+        world.frames.append(real.frames[0])
+    else:
+        first = world.step(force="call")
+        if first.frame is None:
+            return world.trace(f"invalid call frame: {first.error}"), world.steps
+    while not world.ended and len(world.frames) < config.max_frames:
+        step = world.step()
+        if step.frame is None and not world.ended:
+            return world.trace(f"invalid frame from the model: {step.error}"), world.steps
+    reason = "" if world.ended else f"frame limit reached ({config.max_frames} frames)"
+    return world.trace(reason), world.steps
