@@ -127,6 +127,98 @@ def main() -> None:  # pragma: no cover
     app()
 
 
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="A corpus built by `opencwm data build`.")],
+    out: Annotated[
+        Path, typer.Option(help="Model directory (HF layout); resumes if it holds a run.")
+    ],
+    preset: Annotated[
+        str, typer.Option(help="tiny (~4M), small (~26M) or base (~105M parameters).")
+    ] = "tiny",
+    steps: Annotated[int, typer.Option(help="Optimizer steps in all.")] = 1000,
+    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 16,
+    block: Annotated[int, typer.Option(help="Tokens per row.")] = 1024,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-3,
+    warmup: Annotated[int, typer.Option(help="Warm-up steps.")] = 100,
+    loss_on: Annotated[str, typer.Option(help="trace (frame tokens only) or all.")] = "trace",
+    eval_every: Annotated[int, typer.Option(help="Validate every N steps.")] = 100,
+    save_every: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 200,
+    vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size (new runs).")] = 2048,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation and batch order.")] = 0,
+) -> None:
+    """Train a CwmForCausalLM on traces (CPU; CUDA + bf16 when present; torchrun for DDP)."""
+    from opencwm.model.presets import PRESETS
+
+    if preset not in PRESETS:
+        raise fail(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    if loss_on not in ("trace", "all"):
+        raise fail(f"unknown --loss-on {loss_on!r}; known: trace, all")
+    if not (data / "manifest.json").exists():
+        raise fail(f"{data} is not a built corpus (no manifest.json); see `opencwm data build`")
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from opencwm.model.train import TrainConfig
+    from opencwm.model.train import train as run_training
+
+    config = TrainConfig(
+        data=str(data),
+        out=str(out),
+        preset=preset,
+        steps=steps,
+        batch_size=batch_size,
+        block=block,
+        lr=lr,
+        min_lr=lr / 10,
+        warmup=warmup,
+        loss_on_all=loss_on == "all",
+        eval_every=eval_every,
+        save_every=save_every,
+        vocab_size=vocab_size,
+        seed=seed,
+    )
+    columns = [
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("{task.fields[rate]} tok/s"),
+        TextColumn("val {task.fields[val]}"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns) as progress:
+        task = progress.add_task("train", total=steps, loss="-", rate="-", val="-")
+
+        def report(r: dict) -> None:
+            val = (
+                f"{r['val_loss']:.3f} frame acc {r['val_frame_acc']:.1%}"
+                if "val_loss" in r
+                else None
+            )
+            progress.update(
+                task,
+                completed=r["step"],
+                loss=f"{r['loss']:.3f}",
+                rate=f"{r['tokens_per_s']:.0f}",
+                **({"val": val} if val else {}),
+            )
+
+        try:
+            last = run_training(config, report)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    typer.echo(
+        f"{out}: step {last.get('step')}, loss {last.get('loss', float('nan')):.3f}; "
+        f"curves in {out / 'curves.png'}"
+    )
+
+
 data_app = typer.Typer(help="Build and inspect trace corpora.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
@@ -228,3 +320,305 @@ def data_show(
             )
             return
     raise fail(f"no item {id!r} in {out}")
+
+
+swe_app = typer.Typer(help="SWE tasks: build them, run agents on them.", no_args_is_help=True)
+app.add_typer(swe_app, name="swe")
+
+
+@swe_app.command("build")
+def swe_build(
+    out: Annotated[Path, typer.Option(help="Output directory (a rerun skips finished libraries).")],
+    libs: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated PyPI names (NAME or NAME==VERSION) or local project folders."
+        ),
+    ] = "cachetools,toolz,boltons,inflection,isodate,sqlparse,tabulate",
+    max_per_lib: Annotated[int, typer.Option(help="Stop a library after this many tasks.")] = 40,
+    max_mutants: Annotated[int, typer.Option(help="Mutants tried per library at most.")] = 300,
+    workers: Annotated[int, typer.Option(help="Mutants tested in parallel.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed for the order mutants are tried in.")] = 0,
+    validate: Annotated[
+        bool, typer.Option(help="Keep a task only if the gold patch scores 1 and an empty one 0.")
+    ] = True,
+    force: Annotated[bool, typer.Option(help="Rebuild libraries that are already built.")] = False,
+) -> None:
+    """Fetch libraries, inject bugs, and keep the ones their tests catch reliably."""
+    from opencwm.sandbox.bwrap import SandboxUnavailable
+    from opencwm.swe.builder import BuildConfig, build
+
+    names = [s.strip() for s in libs.split(",") if s.strip()]
+    if not names:
+        raise fail("no libraries given; e.g. --libs cachetools,toolz")
+    config = BuildConfig(
+        libs=names,
+        out=out,
+        max_per_lib=max_per_lib,
+        max_mutants_per_lib=max_mutants,
+        workers=workers,
+        seed=seed,
+        validate=validate,
+        force=force,
+    )
+    try:
+        manifest = build(config, log=lambda line: typer.echo(line, err=True))
+    except SandboxUnavailable as exc:
+        raise fail(str(exc)) from None
+    for name, lib in manifest["libraries"].items():
+        status = lib["error"] or f"{lib['tasks']} tasks from {lib['mutants_tried']} mutants"
+        typer.echo(f"{name} {lib['version']}: {status}")
+    typer.echo(f"{out / 'tasks.jsonl'}: {manifest['tasks']} tasks")
+    if manifest["tasks"] == 0:
+        raise fail("no task was built; see the reasons above")
+
+
+@swe_app.command("run")
+def swe_run(
+    tasks: Annotated[Path, typer.Option(help="Tasks file (.jsonl or .json) from `swe build`.")],
+    agent: Annotated[str, typer.Option(help="oracle, null or llm.")] = "oracle",
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible API base for --agent llm, e.g. http://127.0.0.1:8000/v1."
+        ),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name to ask the endpoint for.")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="OPENAI_API_KEY", help="Bearer token, if the endpoint needs one."),
+    ] = None,
+    tool_format: Annotated[
+        str, typer.Option(help="How the llm agent calls tools: text (CWM tags) or functions.")
+    ] = "text",
+    workers: Annotated[int, typer.Option(help="Episodes in parallel.")] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Trajectories (JSON Lines); default runs/swe-AGENT-TIME.jsonl."),
+    ] = None,
+    repos: Annotated[
+        Path | None,
+        typer.Option(help="Repositories folder (default: repos/ beside the tasks file)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Run only the first N tasks.")] = None,
+    max_turns: Annotated[int, typer.Option(help="Turns per episode.")] = 40,
+) -> None:
+    """Run an agent on every task; save each trajectory and print a summary table."""
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from opencwm.swe.agents import AGENTS, ModelError, OpenAIModel, make_agent
+    from opencwm.swe.env import EnvConfig
+    from opencwm.swe.runner import RunConfig, run, summarize
+    from opencwm.swe.task import load_tasks
+
+    if agent not in AGENTS:
+        raise fail(f"unknown agent {agent!r}; known: {', '.join(AGENTS)}")
+    if tool_format not in ("text", "functions"):
+        raise fail(f"unknown tool format {tool_format!r}; known: text, functions")
+    try:
+        task_list = load_tasks(tasks)[:limit]
+    except FileNotFoundError:
+        raise fail(f"tasks file {str(tasks)!r} does not exist") from None
+    except ValueError as exc:
+        raise fail(f"cannot read tasks from {tasks}: {exc}") from None
+    repos = repos or tasks.parent / "repos"
+    if not repos.is_dir():
+        raise fail(f"no repositories folder {str(repos)!r}; pass --repos")
+    chat = None
+    if agent == "llm":
+        if not endpoint or not model:
+            raise fail("--agent llm needs --endpoint URL and --model NAME")
+        chat = OpenAIModel(endpoint, model, api_key=api_key)
+        try:
+            chat.ping()
+        except ModelError as exc:
+            raise fail(str(exc)) from None
+    out = out or Path("runs") / f"swe-{agent}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config = RunConfig(
+        tasks=task_list,
+        repos=repos,
+        agent=agent,
+        out=out,
+        workers=workers,
+        tool_format=tool_format,
+        env=EnvConfig(max_turns=max_turns),
+    )
+    start = time.monotonic()
+    try:
+        trajectories = run(
+            config,
+            make=lambda: make_agent(agent, chat, tool_format),
+            on_episode=lambda t: typer.echo(
+                f"{t['instance_id']}: reward {t['reward']} ({t['ended']}{'; ' + t['error'] if t['error'] else ''})",
+                err=True,
+            ),
+        )
+    finally:
+        if chat:
+            chat.close()
+    summary = summarize(trajectories)
+    table = Table(title=f"{agent} on {len(task_list)} tasks ({time.monotonic() - start:.1f}s)")
+    table.add_column("repo", no_wrap=True)
+    for col in ("n", "solved", "rate", "turns", "s/ep", "s/grade", "errors"):
+        table.add_column(col, justify="right")
+    rows = [*summary["by_repo"].items(), ("all", summary["all"])]
+    for name, s in rows:
+        table.add_row(
+            name, str(s["episodes"]), str(s["resolved"]), f"{s['resolved_rate']:.1%}",
+            f"{s['mean_turns']:.1f}", f"{s['mean_s']:.1f}", f"{s['mean_reward_s']:.2f}", str(s["errors"]),
+        )  # fmt: skip
+    Console().print(table)
+    typer.echo(f"trajectories: {out}")
+
+
+# ---- world model: predict, serve (issue 4) ----------------------------------
+
+
+def _world_model_dir(model: Path | None) -> Path:
+    """`--model`, or the bundled model; one-line errors when there is none."""
+    from opencwm.world import bundled_model
+
+    path = model or bundled_model()
+    if not (path / "config.json").exists():
+        if model is None:
+            raise fail(
+                f"no bundled model at {path}; train it with `opencwm train --data CORPUS "
+                "--out models/cwm-tiny` (a corpus from `opencwm data build`), "
+                "or pass --model DIR or --endpoint URL"
+            )
+        raise fail(f"{path} is not a model directory (no config.json)")
+    return path
+
+
+def _load_local_backend(path: Path):
+    from transformers.utils import logging as hf_logging
+
+    from opencwm.world.backends import LocalBackend
+
+    hf_logging.disable_progress_bar()
+    try:
+        return LocalBackend(str(path))
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise fail(f"cannot load the model in {path}: {first}") from None
+
+
+@app.command()
+def predict(
+    file: Annotated[Path, typer.Argument(help="Python file whose execution to predict.")],
+    entry: Annotated[
+        str | None,
+        typer.Option(
+            help="Function to call (default: the one marked # << START_OF_TRACE, else the whole script)."
+        ),
+    ] = None,
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="Arguments as Python expressions (default: the file's `# input:` comment, else none).",
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Model directory (HF layout); default models/cwm-tiny.")
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1."),
+    ] = None,
+    served_model: Annotated[
+        str | None,
+        typer.Option(help="Model name at --endpoint (default: the one it serves)."),
+    ] = None,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also run the real tracer; show both side by side.")
+    ] = False,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature (default 0: greedy).")
+    ] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+) -> None:
+    """Predict a program's execution frame by frame with a code world model."""
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from opencwm.examples import example_args
+    from opencwm.sandbox.bwrap import SandboxUnavailable
+    from opencwm.trace.view import status_line
+    from opencwm.tracer.api import TraceConfig, trace_program
+    from opencwm.world.backends import BackendError, Sampling, connect
+    from opencwm.world.compare import compare as pair
+    from opencwm.world.compare import comparison_table, imagined_table
+    from opencwm.world.rollout import RolloutConfig, rollout
+
+    if model and endpoint:
+        raise fail("give --model or --endpoint, not both")
+    source = read_text(file, "file")
+    args, stdin = example_args(source)
+    args = args if input is None else input
+    picked = {"temperature": temperature, "top_p": top_p, "seed": seed}
+    config = RolloutConfig(sampling=Sampling(**{k: v for k, v in picked.items() if v is not None}))
+    if max_frames is not None:
+        config = replace(config, max_frames=max_frames)
+    try:
+        backend = connect(endpoint, served_model) if endpoint else None
+    except BackendError as exc:
+        raise fail(str(exc)) from None
+    backend = backend or _load_local_backend(_world_model_dir(model))
+    try:
+        imagined, steps = rollout(source, entry, args, backend, config)
+        real = None
+        if compare and imagined.status != "failed":
+            limits = TraceConfig(max_frames=config.max_frames)
+            real = trace_program(source, entry, args, stdin=stdin, config=limits)
+    except BackendError as exc:
+        raise fail(str(exc)) from None
+    except SandboxUnavailable as exc:
+        raise fail(str(exc)) from None
+    if imagined.status == "failed":
+        raise fail(f"{file}: {imagined.reason}")
+    console = Console()
+    call = f"{imagined.entry}({args})" if imagined.entry != "<module>" else "(script)"
+    if real is None:
+        console.print(imagined_table(imagined, steps, title=f"{file} :: {call}, imagined"))
+        console.print(f"imagined: {status_line(imagined)}")
+        return
+    comparison = pair(real, imagined, steps)
+    console.print(comparison_table(comparison, title=f"{file} :: {call}, real vs imagined"))
+    console.print(f"real:     {status_line(real)}")
+    console.print(f"imagined: {status_line(imagined)}")
+    console.print(comparison.summary())
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        Path | None, typer.Argument(help="Model directory (HF layout); default models/cwm-tiny.")
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (no authentication!).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve a model on the OpenAI completions API (/v1/completions, /v1/models, /health)."""
+    from opencwm.world.serve import create_app, listen, run
+
+    path = _world_model_dir(model).resolve()
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    backend = _load_local_backend(path)
+    typer.echo(
+        f"serving {path.name} ({backend.context_tokens}-token context) on "
+        f"http://{host}:{sock.getsockname()[1]}/v1; Ctrl-C stops",
+        err=True,
+    )
+    run(create_app(backend, path.name), sock)

@@ -104,10 +104,18 @@ def batch(
     return x[:, :-1], x[:, 1:], m[:, 1:]
 
 
-def masked_loss(model, x, y, m):
-    logits = model(input_ids=x, use_cache=False).logits  # (B, T, V)
-    nll = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
-    return (nll * m.flatten()).sum() / m.sum().clamp(min=1), logits
+def masked_loss(model, x, y, m, need_logits: bool = False):
+    """Mean next-token loss where `m` is 1. The LM head and the softmax run
+    only on those positions: the source in the prompt is given, so its
+    logits would be computed for nothing."""
+    core = model.module if hasattr(model, "module") else model
+    hidden = core.model(input_ids=x, use_cache=False).last_hidden_state  # (B, T, H)
+    keep = m.flatten() > 0
+    logits = core.lm_head(hidden.flatten(0, 1)[keep])  # (N, V)
+    loss = F.cross_entropy(logits.float(), y.flatten()[keep])
+    if need_logits:
+        return loss, core.lm_head(hidden)
+    return loss, None
 
 
 @torch.no_grad()
@@ -122,7 +130,7 @@ def evaluate(
     for start in range(0, min(len(ids), 64), c.batch_size):
         x = torch.from_numpy(ids[start : start + c.batch_size].astype(np.int64)).to(device)
         m = torch.from_numpy(mask[start : start + c.batch_size].astype(np.float32)).to(device)
-        loss, logits = masked_loss(model, x[:, :-1], x[:, 1:], m[:, 1:])
+        loss, logits = masked_loss(model, x[:, :-1], x[:, 1:], m[:, 1:], need_logits=True)
         total += loss.item()
         count += 1
         right = (logits.argmax(-1) == x[:, 1:]) | (m[:, 1:] == 0)
@@ -145,6 +153,9 @@ def evaluate(
 
 def train(c: TrainConfig, progress=None) -> dict:
     from transformers import CwmForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank, world = 0, 1
@@ -194,8 +205,9 @@ def train(c: TrainConfig, progress=None) -> dict:
         step, tokens, history = st["step"], st["tokens"], st["history"]
         torch.set_rng_state(st["rng"])
     ids, mask = data["train"]
-    t0, tok_window = time.monotonic(), 0
+    busy, tok_window = 0.0, 0  # time in optimizer steps only, for tokens/s
     while step < c.steps:
+        t0 = time.monotonic()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, c)
         x, y, m = (t.to(device) for t in batch(ids, mask, step, c, rank, world))
@@ -212,7 +224,8 @@ def train(c: TrainConfig, progress=None) -> dict:
         tokens += n
         tok_window += n
         step += 1
-        rate = tok_window / max(time.monotonic() - t0, 1e-6)
+        busy += time.monotonic() - t0
+        rate = tok_window / max(busy, 1e-6)
         record = {
             "step": step,
             "tokens": tokens,

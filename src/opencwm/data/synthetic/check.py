@@ -40,13 +40,22 @@ class _Abort(BaseException):
 
 
 def _too_big(value: object) -> bool:
+    """Past the size caps, counting the strings and ints inside containers too
+    (a list can blow up one growing item at a time)."""
     if isinstance(value, int):
         return abs(value) > MAX_ABS
-    if isinstance(value, (str, list, dict, set, tuple)):
-        if len(value) > MAX_LEN:
-            return True
-        if isinstance(value, (list, tuple)) and value:
-            return _too_big(value[-1])
+    if isinstance(value, str):
+        return len(value) > MAX_LEN
+    if isinstance(value, dict):
+        value = [*value, *value.values()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        size = len(value)
+        for x in value:
+            if isinstance(x, str):
+                size += len(x)
+            elif isinstance(x, int) and abs(x) > MAX_ABS:
+                return True
+        return size > MAX_LEN
     return False
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 import random
 import re
 from bisect import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
+from typing import TypeVar
 
 from opencwm.data.synthetic.knobs import Knobs
 from opencwm.data.synthetic.scope import (
@@ -34,7 +35,9 @@ from opencwm.data.synthetic.scope import (
     LIST_STR,
     LISTS,
     LOOP_NAMES,
+    MUTABLE,
     NAMES,
+    SCALARS,
     SEQUENCES,
     SET_INT,
     STR,
@@ -44,13 +47,21 @@ from opencwm.data.synthetic.scope import (
 )
 from opencwm.data.synthetic.values import WORDS, rand_int
 
+T = TypeVar("T")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_QUOTED = re.compile(r"'[^']*'")
+_NUMBER = re.compile(r"\b\d+\b")
 _OPS = set(" +-*/%<>=!&|^~")
 
 
 def names_in(text: str) -> set[str]:
     """Identifiers in an expression (string contents included: harmless overcount)."""
     return set(_IDENT.findall(text))
+
+
+def is_literal(text: str) -> bool:
+    """True if `text` mentions no variable (a constant, or built from constants)."""
+    return not _IDENT.search(_QUOTED.sub("", text).replace("True", "").replace("False", ""))
 
 
 def is_atom(text: str) -> bool:
@@ -71,6 +82,10 @@ def is_atom(text: str) -> bool:
     return True
 
 
+class Unsupported(Exception):
+    """A production cannot be written here; `expr` tries another."""
+
+
 @dataclass(slots=True)
 class Helper:
     """A function the program defines and `f` may call."""
@@ -81,6 +96,7 @@ class Helper:
     int_cap: int | None = None  # recursion on an int: cap the argument
     raises: bool = False  # may raise ValueError: call only inside try
     call_args: str | None = None  # fixed arguments (a recursive walk starts at 0)
+    cost: float = 0.0  # estimated line events per call (0: estimate from its text)
 
 
 @dataclass(slots=True)
@@ -106,51 +122,62 @@ class ExprBuilder:
 
     def __init__(self, rng: random.Random, knobs: Knobs, chars: list[str], words: list[str]):
         self.rng = rng
+        self.random = rng.random
         self.k = knobs
         self.scope = Scope()
         self.vocab_chars = chars or list("abc")
         self.vocab_words = words or ["ab", "cd"]
         self.helpers: list[Helper] = []
         self.focus: str | None = None  # a comprehension's variable, preferred as a leaf
+        self.ret: str | None = None  # return type of the function being written (None: any)
+        self.deriving = False  # a leaf is being derived from another variable
+        self.trips = 1.0  # estimated times the current line runs per call (loop nesting)
+        self.peak = 1.0  # largest `trips` seen in the function being written
+        self.spent = 0.0  # estimated line events of `f` written so far
+        self.typical_len = (knobs.max_list_len + knobs.max_str_len) / 4 + 1
         self.used_repeat = False
         self.table = tables()
 
     # ---- leaves -------------------------------------------------------
+    # `random.choice` / `randint` cost a few calls each; these cost one
     def chance(self, p: float) -> bool:
-        return self.rng.random() < p
+        return self.random() < p
+
+    def pick(self, seq: Sequence[T]) -> T:
+        return seq[int(self.random() * len(seq))]
 
     def var(self, ty: str) -> str | None:
         names = self.scope.of(ty)
-        return self.rng.choice(names) if names else None
+        return self.pick(names) if names else None
 
     def small(self, lo: int = 0, hi: int = 5) -> int:
-        return self.rng.randint(lo, hi)
+        return lo + int(self.random() * (hi - lo + 1))
 
     def needle(self) -> str:
         """A non-empty string: safe as a separator or a `replace` pattern."""
         chars = [c for c in self.scope.chars if c in self.scope.live]
         if chars and self.chance(0.3):
-            return self.rng.choice(sorted(chars))
+            return self.pick(sorted(chars))
         r = self.rng.random()
         if r < 0.55:
-            return repr(self.rng.choice(self.vocab_chars))
+            return repr(self.pick(self.vocab_chars))
         if r < 0.85:
-            return repr(self.rng.choice(self.vocab_words)[:3] or "a")
-        return repr(self.rng.choice(" ,-:ax"))
+            return repr(self.pick(self.vocab_words)[:3] or "a")
+        return repr(self.pick(" ,-:ax"))
 
     def lit(self, ty: str) -> str:
         rng, k = self.rng, self.k
         if ty == INT:
             return str(rand_int(rng, k))
         if ty == BOOL:
-            return rng.choice(("True", "False"))
+            return self.pick(("True", "False"))
         if ty == STR:
             r = rng.random()
             if r < 0.2:
                 return "''"
             if r < 0.55:
-                return repr(rng.choice(self.vocab_chars))
-            return repr(rng.choice(self.vocab_words if r < 0.8 else WORDS))
+                return repr(self.pick(self.vocab_chars))
+            return repr(self.pick(self.vocab_words if r < 0.8 else WORDS))
         if ty in LISTS:
             if self.chance(0.6):
                 return "[]"
@@ -176,31 +203,52 @@ class ExprBuilder:
         if self.focus and self.scope.live.get(self.focus) == ty and self.chance(0.7):
             return self.focus
         v = self.var(ty)
-        if v is not None and self.chance(0.8):
+        if v is not None and (ty not in SCALARS or self.chance(0.8)):
             return v
         if ty == BOOL:
             return self.bool_leaf()
+        if ty not in SCALARS and not self.deriving and self.chance(0.8):
+            # no variable of this type: derive one (`s.split()`) rather than
+            # write a literal container; one level past max depth at most
+            self.deriving = True
+            try:
+                fns, cum = self.table[ty]
+                for _ in range(3):
+                    fn = fns[bisect(cum, self.random() * cum[-1])]
+                    try:
+                        text = fn(self, self.k.max_expr_depth)
+                    except Unsupported:
+                        continue
+                    if text is not None:
+                        return text
+            finally:
+                self.deriving = False
         return self.lit(ty)
 
     def bool_leaf(self) -> str:
         """A simple test of some variable: conditions are never a bare literal."""
-        rng = self.rng
         found = self.some_var((INT, STR, LIST_INT, LIST_STR))
         if found is None:
-            return rng.choice(("True", "False"))
+            return self.pick(("True", "False"))
         name, ty = found
         if ty == INT:
-            return f"{name} {rng.choice(('>', '<', '==', '>=', '!='))} {self.small(0, 5)}"
+            return f"{name} {self.pick(('>', '<', '==', '>=', '!='))} {self.small(0, 5)}"
         if ty == STR:
-            return f"{name}.{rng.choice(('isdigit', 'isalpha', 'islower', 'isupper'))}()"
-        return f"len({name}) {rng.choice(('>', '<', '=='))} {self.small(0, 4)}"
+            return f"{name}.{self.pick(('isdigit', 'isalpha', 'islower', 'isupper'))}()"
+        return f"len({name}) {self.pick(('>', '<', '=='))} {self.small(0, 4)}"
 
     def recv(self, ty: str, depth: int) -> str:
-        """A method receiver or left operand: a variable when there is one."""
+        """A method receiver or left operand: a variable when there is one,
+        else an expression over variables (`'ab'.upper()` says nothing)."""
         v = self.var(ty)
         if v is not None and self.chance(0.85):
             return v
-        return self.operand(ty, depth)
+        text = self.operand(ty, depth)
+        if is_literal(text):
+            text = self.operand(ty, max(depth - 1, 0))
+            if is_literal(text):
+                raise Unsupported(f"no variable to derive a {ty} receiver from")
+        return text
 
     # ---- composition --------------------------------------------------
     def expr(self, ty: str, depth: int = 0) -> str:
@@ -209,10 +257,17 @@ class ExprBuilder:
             return self.leaf(ty)
         fns, cum = self.table[ty]
         for _ in range(4):
-            text = fns[bisect(cum, self.rng.random() * cum[-1])](self, depth + 1)
-            if text is not None:
-                return text
+            try:
+                text = fns[bisect(cum, self.random() * cum[-1])](self, depth + 1)
+            except Unsupported:
+                continue
+            if text is not None and (" for " in text or self.mentions_live(text)):
+                return text  # not `sorted(set([]))`: computing on constants says nothing
         return self.leaf(ty)
+
+    def mentions_live(self, text: str) -> bool:
+        live = self.scope.live
+        return any(n in live for n in _IDENT.findall(text))
 
     def operand(self, ty: str, depth: int) -> str:
         text = self.expr(ty, depth)
@@ -226,20 +281,36 @@ class ExprBuilder:
         return self.operand(ty, depth)
 
     def some_var(self, types: tuple[str, ...]) -> tuple[str, str] | None:
-        found = [(n, t) for n, t in self.scope.live.items() if t in types]
-        return self.rng.choice(found) if found else None
+        found = self.scope.of_types(types)
+        return self.pick(found) if found else None
 
     def fresh(self, ty: str, pool: tuple[str, ...] | None = None) -> str:
         """A name for a new variable of type `ty`, realistic when possible."""
         pool = pool or NAMES[ty]
-        ok = [n for n in pool if self.scope.usable_name(n, ty)]
+        usable = self.scope.usable_name
+        for _ in range(3):  # probing is cheaper than filtering the whole pool
+            name = self.pick(pool)
+            if usable(name, ty):
+                return name
+        ok = [n for n in pool if usable(n, ty)]
         if ok:
-            return self.rng.choice(ok)
+            return self.pick(ok)
         base = pool[0]
         i = 2
         while not self.scope.usable_name(f"{base}{i}", ty):
             i += 1
         return f"{base}{i}"
+
+    def unaliased(self, ty: str, value: str) -> str:
+        """`value`, copied if it could be an existing list, dict or set: an
+        alias would let a loop over one name grow through another."""
+        if ty not in MUTABLE:
+            return value
+        if value in self.scope.live or (" if " in value and value[0] not in "[{"):
+            if ty in DICTS or ty == SET_INT or self.chance(0.6):
+                return f"{'dict' if ty in DICTS else 'set' if ty == SET_INT else 'list'}({value})"
+            return f"{value}.copy()" if is_atom(value) else f"({value}).copy()"
+        return value
 
     def ternary(self, ty: str, depth: int) -> str:
         return f"{self.expr(ty, depth)} if {self.cond(depth)} else {self.expr(ty, depth)}"
@@ -252,7 +323,10 @@ class ExprBuilder:
         found = [h for h in self.helpers if h.ret == ty and (allow_raising or not h.raises)]
         if not found:
             return None
-        h = self.rng.choice(found)
+        h = self.pick(found)
+        if h.cost * self.trips > self.k.max_lines / 2:
+            return None  # a costly helper inside a loop: traces would run long
+        self.spent += h.cost * self.trips
         if h.call_args is not None:
             return f"{h.name}({h.call_args})"
         args = []
@@ -264,6 +338,25 @@ class ExprBuilder:
         return f"{h.name}({', '.join(args)})"
 
     # ---- iteration (shared by for statements and comprehensions) -------
+    def trip_estimate(self, src: str) -> float:
+        """Rough trip count of a loop over `src`, for keeping traces in budget."""
+        if src.startswith("range("):
+            bounds = [int(n) for n in _NUMBER.findall(src)]
+            if bounds and "len(" not in src:
+                cap = max(bounds)
+                return cap / 2 if "min(" in src or "%" in src else cap
+        if any(m in src for m in (".items()", ".keys()", ".values()")):
+            return 3.0
+        if self.scope.live.get(src) in DICTS:
+            return 3.0
+        return self.typical_len / (2 if ", 2)" in src else 1)
+
+    def can_loop(self, trips: float) -> bool:
+        """Whether a loop of about `trips` iterations fits the line budget here:
+        nested trip counts multiply, and what the function already spends adds."""
+        cost = self.trips * trips
+        return cost <= self.k.max_lines / 6 and self.spent + 3 * cost <= self.k.max_lines * 0.7
+
     def loop_name(self, kind: str, ty: str) -> str:
         return self.fresh(ty, LOOP_NAMES[kind])
 
@@ -324,12 +417,12 @@ class ExprBuilder:
             n = self.var(INT)
             cap = self.small(2, self.k.max_list_len)
             if n is not None and self.chance(0.5):
-                src = rng.choice((f"range(min({n}, {cap}))", f"range({n} % {cap + 1})"))
+                src = self.pick((f"range(min({n}, {cap}))", f"range({n} % {cap + 1})"))
             else:
-                src = rng.choice((f"range({cap})", f"range(1, {cap})", f"range({cap}, 0, -1)"))
+                src = self.pick((f"range({cap})", f"range(1, {cap})", f"range({cap}, 0, -1)"))
             return Iteration(src, [(i, INT)])
-        ty = rng.choice((LIST_INT, LIST_STR, STR, STR))
-        src = self.expr(ty, depth)
+        ty = self.pick((LIST_INT, LIST_STR, STR, STR))
+        src = self.operand(ty, depth)
         if src in self.scope.live or not names_in(src) & set(self.scope.live):
             return None
         it = self._bind(src, ty)
@@ -354,8 +447,7 @@ class ExprBuilder:
         sc = self.scope
         saved_focus, saved_chars, saved_facts = self.focus, set(sc.chars), sc.facts.copy()
         for n, t in it.targets:
-            sc.live[n] = t
-            sc.bound[n] = t
+            sc.bind(n, t)
         sc.chars.update(it.chars)
         sc.facts.index_for.update(it.index_for)
         sc.facts.key_of.update(it.key_of)
@@ -371,7 +463,7 @@ class ExprBuilder:
             cond = f" if {self.cond(depth + 1)}" if self.chance(0.4) else ""
         finally:
             for n, _ in it.targets:
-                del sc.live[n]
+                sc.unbind(n)
             self.focus, sc.chars, sc.facts = saved_focus, saved_chars, saved_facts
         inner = f"{body} for {it.target} in {it.src}{cond}"
         return {"list": f"[{inner}]", "set": f"{{{inner}}}", "dict": f"{{{inner}}}"}.get(
@@ -381,7 +473,7 @@ class ExprBuilder:
     # ---- facts ----------------------------------------------------------
     def nonempty(self, types: tuple[str, ...]) -> str | None:
         found = [n for n in sorted(self.scope.facts.nonempty) if self.scope.live.get(n) in types]
-        return self.rng.choice(found) if found else None
+        return self.pick(found) if found else None
 
     def indexed(self, ty: str, kinds: tuple[str, ...] = SEQUENCES) -> str | None:
         """`seq[i]` of element type `ty` for a known-valid index, or `seq[0]`/`seq[-1]`
@@ -393,11 +485,11 @@ class ExprBuilder:
             if i in sc.live and sc.live.get(s) in kinds and ELEM[sc.live[s]] == ty
         )
         if pairs and self.chance(0.7):
-            i, s = self.rng.choice(pairs)
+            i, s = self.pick(pairs)
             return f"{s}[{i}]"
         seqs = tuple(t for t in kinds if ELEM[t] == ty)
         s = self.nonempty(seqs)
-        return f"{s}[{self.rng.choice(('0', '-1'))}]" if s else None
+        return f"{s}[{self.pick(('0', '-1'))}]" if s else None
 
     def known_key(self, ty: str) -> str | None:
         sc = self.scope
@@ -410,7 +502,7 @@ class ExprBuilder:
         )
         if not pairs:
             return None
-        k, d = self.rng.choice(pairs)
+        k, d = self.pick(pairs)
         return f"{d}[{k}]"
 
 

@@ -60,7 +60,7 @@ PRESETS: dict[str, Knobs] = {
         p_recursion=0.05,
         p_try=0.08,
         p_exception=0.06,
-        min_lines=4,
+        min_lines=6,
         max_lines=60,
     ),
     "medium": Knobs(),

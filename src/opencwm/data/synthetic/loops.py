@@ -38,6 +38,8 @@ class WhileBuilder(StmtBuilder):
             (0.6, self._w_bisect),
             (1, self._w_until),
         )
+        if not self.can_loop(self.typical_len):
+            return False
         return self.rng.choices(forms, [w for w, _ in forms])[0][1](depth)
 
     def _counter(self, name: str, start: str) -> None:
@@ -53,7 +55,7 @@ class WhileBuilder(StmtBuilder):
         self._counter(i, "0")
         step = "1" if self.chance(0.8) else "2"
         loop = Loop(allow_continue=False)
-        with self.block(f"while {i} < len({seq}):", loop):
+        with self.block(f"while {i} < len({seq}):", loop, self.typical_len):
             self._enter_loop(Iteration(seq, [], index_for=[(i, seq)]), {seq, i})
             self.body(depth + 1)
             self.emit(f"{i} += {step}")
@@ -68,10 +70,10 @@ class WhileBuilder(StmtBuilder):
         i = self.loop_name("index", INT)
         self._counter(i, "0")
         item = f"{seq}[{i}]"
-        if ty == INT or ty == LIST_INT:
-            test = self.rng.choice((f"{item} > {self.small(0, 5)}", f"{item} % 2 == 0"))
+        if ty == LIST_INT:
+            test = self.pick((f"{item} > {self.small(0, 5)}", f"{item} % 2 == 0"))
         else:
-            test = self.rng.choice(
+            test = self.pick(
                 (f"{item}.isdigit()", f"{item}.isalpha()", f"{item} != {self.needle()}")
             )
         self.emit(f"while {i} < len({seq}) and {test}:")
@@ -82,13 +84,15 @@ class WhileBuilder(StmtBuilder):
     def _w_digits(self, depth: int) -> bool:
         n = self.fresh(INT, ("n", "num", "m", "rest"))
         self._counter(n, f"abs({self.expr(INT, 1)})")
-        base = self.rng.choice(("10", "10", "2", "3"))
-        with self.block(f"while {n} > 0:", Loop(allow_continue=False)):
+        base = self.pick(("10", "10", "2", "3"))
+        with self.block(f"while {n} > 0:", Loop(allow_continue=False), 2.5):
             self._enter_loop(Iteration("", []), {n})
             if self.chance(0.6):
                 acc = self.scope.mutable(INT)
                 if acc:
-                    self.emit(f"{self.rng.choice(acc)} += {n} % {base}")
+                    total = self.pick(acc)
+                    self.emit(f"{total} += {n} % {base}")
+                    self.scope.touch(total)
             self.body(depth + 1, self.small(0, max(1, self.k.max_block - 1)))
             self.emit(f"{n} //= {base}")
         self.scope.touch(n)
@@ -97,7 +101,7 @@ class WhileBuilder(StmtBuilder):
     def _w_drain(self, depth: int) -> bool:
         found = [n for n in self.scope.mutable(LIST_INT) + self.scope.mutable(LIST_STR)]
         if found and self.chance(0.5):
-            stack = self.rng.choice(found)
+            stack = self.pick(found)
             ty = self.scope.live[stack]
         else:
             src = self.some_var((LIST_INT, LIST_STR, STR))
@@ -105,12 +109,13 @@ class WhileBuilder(StmtBuilder):
                 return False
             ty = LIST_STR if src[1] == STR else src[1]
             stack = self.fresh(ty, ("stack", "queue", "todo", "pending", "work"))
-            self.emit(f"{stack} = {self.rng.choice(('list', 'sorted'))}({src[0]})")
+            self.emit(f"{stack} = {self.pick(('list', 'sorted'))}({src[0]})")
             self.scope.declare(stack, ty)
-        with self.block(f"while {stack}:", Loop(allow_continue=True)):
+        with self.block(f"while {stack}:", Loop(allow_continue=True), self.typical_len):
             self._enter_loop(Iteration("", []), {stack})
             x = self.loop_name(ELEM[ty], ELEM[ty])
-            self.emit(f"{x} = {stack}.pop({self.rng.choice(('', '', '0'))})")
+            self.emit(f"{x} = {stack}.pop({self.pick(('', '', '0'))})")
+            self.scope.touch(stack)
             self.scope.declare(x, ELEM[ty])
             self.body(depth + 1)
         self.scope.touch(stack)
@@ -120,12 +125,13 @@ class WhileBuilder(StmtBuilder):
         names = self.scope.mutable(STR)
         if not names:
             return False
-        s = self.rng.choice(names)
-        pat = self.rng.choice(self.vocab_words)[:2] or "ab"
-        with self.block(f"while {pat!r} in {s}:", Loop(allow_continue=True)):
+        s = self.pick(names)
+        pat = self.pick(self.vocab_words)[:2] or "ab"
+        with self.block(f"while {pat!r} in {s}:", Loop(allow_continue=True), 1.5):
             # strictly shorter each time round, so the loop ends
             self.emit(f"{s} = {s}.replace({pat!r}, {pat[1:]!r}, 1)")
             self._enter_loop(Iteration("", []), {s})
+            self.scope.touch(s)
             self.body(depth + 1, self.small(0, 1))
         self.scope.touch(s)
         return True
@@ -142,10 +148,11 @@ class WhileBuilder(StmtBuilder):
         self.emit(f"{i}, {j} = 0, len({seq}) - 1")
         self.scope.declare(i, INT)
         self.scope.declare(j, INT)
-        with self.block(f"while {i} < {j}:", Loop(allow_continue=False)):
+        with self.block(f"while {i} < {j}:", Loop(allow_continue=False), self.typical_len / 2):
             self._enter_loop(Iteration("", [], index_for=[(i, seq), (j, seq)]), {seq, i, j})
             if ty != STR and self.chance(0.5):
                 self.emit(f"{seq}[{i}], {seq}[{j}] = {seq}[{j}], {seq}[{i}]")
+                self._values_changed(seq)
             else:
                 self.body(depth + 1)
             self.emit(f"{i} += 1")
@@ -163,7 +170,7 @@ class WhileBuilder(StmtBuilder):
         self.emit(f"{lo}, {hi} = 0, len({seq})")
         self.scope.declare(lo, INT)
         self.scope.declare(hi, INT)
-        with self.block(f"while {lo} < {hi}:", Loop(allow_continue=False)):
+        with self.block(f"while {lo} < {hi}:", Loop(allow_continue=False), 3):
             self._enter_loop(Iteration("", []), {seq, lo, hi})
             mid = self.fresh(INT, ("mid", "m", "middle"))
             self.emit(f"{mid} = ({lo} + {hi}) // 2")
@@ -179,7 +186,7 @@ class WhileBuilder(StmtBuilder):
     def _w_until(self, depth: int) -> bool:
         steps = self.fresh(INT, ("steps", "rounds", "tries", "turns"))
         self._counter(steps, "0")
-        with self.block("while True:", Loop(allow_continue=False)):
+        with self.block("while True:", Loop(allow_continue=False), 3):
             self._enter_loop(Iteration("", []), {steps})
             self.body(depth + 1)
             self.emit(f"{steps} += 1")

@@ -42,6 +42,15 @@ def _bool_operand(b: ExprBuilder, d: int) -> str:
     return f"({text})" if any(w in text for w in (" or ", " and ", " if ", "lambda")) else text
 
 
+def _number(text: str) -> bool:
+    return text.lstrip("-(").rstrip(")").isdigit()
+
+
+def _varied(left: str, right: str) -> bool:
+    """Not `x - x`, not `3 + 4`: an operation worth tracing."""
+    return left != right and not (_number(left) and _number(right))
+
+
 def _elem(b: ExprBuilder, ty: str) -> str:
     """A cheap element of `ty` (a variable or literal), fine to write twice."""
     return b.needle() if ty == STR and b.chance(0.5) else b.leaf(ty)
@@ -53,27 +62,29 @@ def int_productions() -> Table:
         found = b.some_var(CONTAINERS)
         if found is not None and b.chance(0.75):
             return f"len({found[0]})"
-        return f"len({b.expr(b.rng.choice((STR, LIST_INT, LIST_STR, SET_INT)), d)})"
+        return f"len({b.expr(b.pick((STR, LIST_INT, LIST_STR, SET_INT)), d)})"
 
     def arith(b: ExprBuilder, d: int) -> str | None:
-        op = b.rng.choice(("+", "-", "+"))
+        op = b.pick(("+", "-", "+"))
         left, right = b.recv(INT, d), b.operand(INT, d)
-        return f"{left} {op} {right}" if left != right else None
+        return f"{left} {op} {right}" if _varied(left, right) else None
 
-    def mul(b: ExprBuilder, d: int) -> str:
-        return f"{b.recv(INT, d)} * {b.small(2, 4)}"
+    def mul(b: ExprBuilder, d: int) -> str | None:
+        left = b.recv(INT, d)
+        return None if _number(left) else f"{left} * {b.small(2, 4)}"
 
     def divmod_(b: ExprBuilder, d: int) -> str:
         seq = b.nonempty(CONTAINERS)
         if seq is not None and b.chance(0.3):
             return f"{b.recv(INT, d)} % len({seq})"
-        return f"{b.recv(INT, d)} {b.rng.choice(('//', '%'))} {b.small(2, 10)}"
+        return f"{b.recv(INT, d)} {b.pick(('//', '%'))} {b.small(2, 10)}"
 
-    def absminmax(b: ExprBuilder, d: int) -> str:
-        f = b.rng.choice(("abs", "min", "max"))
+    def absminmax(b: ExprBuilder, d: int) -> str | None:
+        f = b.pick(("abs", "min", "max"))
         if f == "abs":
-            return f"abs({b.expr(INT, d)})"
-        return f"{f}({b.expr(INT, d)}, {b.expr(INT, d)})"
+            return f"abs({b.recv(INT, d)})"
+        left, right = b.recv(INT, d), b.expr(INT, d)
+        return f"{f}({left}, {right})" if _varied(left, right) else None
 
     def sum_(b: ExprBuilder, d: int) -> str | None:
         found = b.some_var(INT_SOURCES)
@@ -91,7 +102,7 @@ def int_productions() -> Table:
         return f"{name}.count({arg})"
 
     def find(b: ExprBuilder, d: int) -> str:
-        return f"{b.recv(STR, d)}.{b.rng.choice(('find', 'find', 'rfind'))}({b.needle()})"
+        return f"{b.recv(STR, d)}.{b.pick(('find', 'find', 'rfind'))}({b.needle()})"
 
     def index(b: ExprBuilder, d: int) -> str | None:
         found = b.some_var((STR, LIST_INT, LIST_STR, TUPLE_INT))
@@ -100,12 +111,14 @@ def int_productions() -> Table:
         name, ty = found
         facts = sorted(e for e, c in b.scope.facts.member_of if c == name)
         if facts:
-            return f"{name}.index({b.rng.choice(facts)})"
+            return f"{name}.index({b.pick(facts)})"
         e = b.needle() if ty == STR else _elem(b, ELEM[ty])
+        if e == name:
+            return None
         return f"{name}.index({e}) if {e} in {name} else -1"
 
     def maxmin(b: ExprBuilder, d: int) -> str | None:
-        f = b.rng.choice(("max", "min"))
+        f = b.pick(("max", "min"))
         seq = b.nonempty(INT_SOURCES)
         if seq is not None:
             return f"{f}({seq})"
@@ -131,7 +144,7 @@ def int_productions() -> Table:
     def to_int(b: ExprBuilder, d: int) -> str | None:
         digits = sorted(n for n in b.scope.facts.digits if n in b.scope.live)
         if digits:
-            return f"int({b.rng.choice(digits)})"
+            return f"int({b.pick(digits)})"
         s = b.leaf(STR)
         if s.startswith("'"):
             return None
@@ -141,9 +154,9 @@ def int_productions() -> Table:
         chars = sorted(c for c in b.scope.chars if c in b.scope.live)
         if not chars:
             return None
-        c = b.rng.choice(chars)
+        c = b.pick(chars)
         if b.chance(0.4):
-            return f"ord({c}) - ord({b.rng.choice(('a', 'A', '0'))!r})"
+            return f"ord({c}) - ord({b.pick(('a', 'A', '0'))!r})"
         return f"ord({c})"
 
     return [
@@ -169,16 +182,16 @@ def int_productions() -> Table:
 def bool_productions() -> Table:
 
     def cmp_int(b: ExprBuilder, d: int) -> str | None:
-        op = b.rng.choice(("<", "<=", ">", ">=", "==", "!="))
+        op = b.pick(("<", "<=", ">", ">=", "==", "!="))
         left, right = b.recv(INT, d), b.operand(INT, d)
-        return f"{left} {op} {right}" if left != right else None
+        return f"{left} {op} {right}" if _varied(left, right) else None
 
     def parity(b: ExprBuilder, d: int) -> str:
-        return f"{b.recv(INT, d)} % 2 {b.rng.choice(('==', '!='))} {b.rng.choice(('0', '1'))}"
+        return f"{b.recv(INT, d)} % 2 {b.pick(('==', '!='))} {b.pick(('0', '1'))}"
 
     def eq_str(b: ExprBuilder, d: int) -> str | None:
         left, right = b.recv(STR, d), b.operand(STR, d)
-        return f"{left} {b.rng.choice(('==', '!='))} {right}" if left != right else None
+        return f"{left} {b.pick(('==', '!='))} {right}" if left != right else None
 
     def contains(b: ExprBuilder, d: int) -> str | None:
         found = b.some_var(CONTAINERS)
@@ -191,30 +204,33 @@ def bool_productions() -> Table:
             e = _elem(b, ELEM[ty])
         chars = sorted(c for c in b.scope.chars if c in b.scope.live)
         if chars and b.chance(0.2):
-            e, name = b.rng.choice(chars), repr(b.rng.choice(("aeiou", "0123456789", "abc", " ,.")))
-        return f"{e} {b.rng.choice(('in', 'in', 'not in'))} {name}"
+            e, name = b.pick(chars), repr(b.pick(("aeiou", "0123456789", "abc", " ,.")))
+        if e == name:
+            return None
+        return f"{e} {b.pick(('in', 'in', 'not in'))} {name}"
 
     def str_test(b: ExprBuilder, d: int) -> str:
         s = b.recv(STR, d)
         if b.chance(0.35):
-            return f"{s}.{b.rng.choice(('startswith', 'endswith'))}({b.needle()})"
-        return f"{s}.{b.rng.choice(STR_TESTS)}()"
+            return f"{s}.{b.pick(('startswith', 'endswith'))}({b.needle()})"
+        return f"{s}.{b.pick(STR_TESTS)}()"
 
     def not_(b: ExprBuilder, d: int) -> str:
         return f"not {b.operand(BOOL, d)}"
 
-    def andor(b: ExprBuilder, d: int) -> str:
-        return f"{_bool_operand(b, d)} {b.rng.choice(('and', 'or'))} {_bool_operand(b, d)}"
+    def andor(b: ExprBuilder, d: int) -> str | None:
+        left, right = _bool_operand(b, d), _bool_operand(b, d)
+        return f"{left} {b.pick(('and', 'or'))} {right}" if left != right else None
 
     def anyall(b: ExprBuilder, d: int) -> str | None:
         gen = b.comprehension(BOOL, d, "gen")
-        return f"{b.rng.choice(('any', 'all'))}({gen})" if gen else None
+        return f"{b.pick(('any', 'all'))}({gen})" if gen else None
 
     def len_cmp(b: ExprBuilder, d: int) -> str | None:
         found = b.some_var(CONTAINERS)
         if found is None:
             return None
-        return f"len({found[0]}) {b.rng.choice(('>', '<', '>=', '=='))} {b.small(0, 4)}"
+        return f"len({found[0]}) {b.pick(('>', '<', '>=', '=='))} {b.small(0, 4)}"
 
     def truthy(b: ExprBuilder, d: int) -> str | None:
         found = b.some_var(CONTAINERS)
@@ -248,18 +264,18 @@ def bool_productions() -> Table:
 def str_productions() -> Table:
 
     def method(b: ExprBuilder, d: int) -> str:
-        return f"{b.recv(STR, d)}.{b.rng.choice(STR_METHODS)}()"
+        return f"{b.recv(STR, d)}.{b.pick(STR_METHODS)}()"
 
     def strip_chars(b: ExprBuilder, d: int) -> str:
-        m = b.rng.choice(("strip", "lstrip", "rstrip"))
+        m = b.pick(("strip", "lstrip", "rstrip"))
         return f"{b.recv(STR, d)}.{m}({b.needle()})"
 
     def replace(b: ExprBuilder, d: int) -> str:
         old = b.needle()
         if b.scope.in_loop:  # never lengthen inside a loop: no exponential growth
-            new = b.rng.choice(("''", repr(b.rng.choice(b.vocab_chars)))) if len(old) > 3 else "''"
+            new = b.pick(("''", repr(b.pick(b.vocab_chars)))) if len(old) > 3 else "''"
         else:
-            new = b.rng.choice(("''", b.needle(), repr(b.rng.choice(b.vocab_words))))
+            new = b.pick(("''", b.needle(), repr(b.pick(b.vocab_words))))
             new = "''" if new == old else new
         once = ", 1" if b.chance(0.2) else ""
         return f"{b.recv(STR, d)}.replace({old}, {new}{once})"
@@ -268,20 +284,20 @@ def str_productions() -> Table:
         s = b.source(STR, d)
         i, j = b.small(0, 3), b.small(1, 6)
         n = b.var(INT)
-        form = b.rng.choice(
+        form = b.pick(
             ("[::-1]", f"[{i}:{i + j}]", f"[:{j}]", f"[{i}:]", "[1:-1]", "[::2]", f"[:-{j}]")
         )
         if n is not None and b.chance(0.3):
-            form = b.rng.choice((f"[{n}:]", f"[:{n}]", f"[{n}:{n} + {j}]"))
+            form = b.pick((f"[{n}:]", f"[:{n}]", f"[{n}:{n} + {j}]"))
         return s + form
 
     def join(b: ExprBuilder, d: int) -> str | None:
-        sep = b.rng.choice(("''", "' '", "','", "'-'", "', '", repr(b.rng.choice(b.vocab_chars))))
+        sep = b.pick(("''", "' '", "','", "'-'", "', '", repr(b.pick(b.vocab_chars))))
         r = b.rng.random()
         if r < 0.4:
             return f"{sep}.join({b.operand(LIST_STR, d)})"
         if r < 0.6:
-            return f"{sep}.join({b.rng.choice(('sorted', 'reversed'))}({b.source(STR, d)}))"
+            return f"{sep}.join({b.pick(('sorted', 'reversed'))}({b.source(STR, d)}))"
         gen = b.comprehension(STR, d, "gen")
         return f"{sep}.join({gen})" if gen else None
 
@@ -292,9 +308,9 @@ def str_productions() -> Table:
         names = [n for n, t in b.scope.live.items() if t in (INT, STR, BOOL, LIST_INT)]
         if not names:
             return None
-        parts = [b.rng.choice(names) for _ in range(b.rng.randint(1, 2))]
-        sep = b.rng.choice(("", "-", ":", " ", "=", ", "))
-        head = b.rng.choice(("", "", "x", "n=", "<"))
+        parts = [b.pick(names) for _ in range(b.small(1, 2))]
+        sep = b.pick(("", "-", ":", " ", "=", ", "))
+        head = b.pick(("", "", "x", "n=", "<"))
         body = sep.join("{" + p + "}" for p in parts)
         return 'f"' + head + body + '"'
 
@@ -312,16 +328,16 @@ def str_productions() -> Table:
 
     def pad(b: ExprBuilder, d: int) -> str:
         w = b.small(1, b.k.max_str_len + 4)
-        m = b.rng.choice(("zfill", "center", "ljust", "rjust", "center"))
-        fill = f", {b.rng.choice(('*', '-', '.', '0'))!r}" if m != "zfill" and b.chance(0.5) else ""
+        m = b.pick(("zfill", "center", "ljust", "rjust", "center"))
+        fill = f", {b.pick(('*', '-', '.', '0'))!r}" if m != "zfill" and b.chance(0.5) else ""
         return f"{b.recv(STR, d)}.{m}({w}{fill})"
 
     def partition(b: ExprBuilder, d: int) -> str:
-        m = b.rng.choice(("partition", "partition", "rpartition"))
-        return f"{b.recv(STR, d)}.{m}({b.needle()})[{b.rng.choice((0, 2))}]"
+        m = b.pick(("partition", "partition", "rpartition"))
+        return f"{b.recv(STR, d)}.{m}({b.needle()})[{b.pick((0, 2))}]"
 
     def split_pick(b: ExprBuilder, d: int) -> str:
-        return f"{b.recv(STR, d)}.split({b.needle()})[{b.rng.choice((0, -1))}]"
+        return f"{b.recv(STR, d)}.split({b.needle()})[{b.pick((0, -1))}]"
 
     def chr_(b: ExprBuilder, d: int) -> str:
         return f"chr(ord('a') + {b.recv(INT, d)} % 26)"
@@ -336,10 +352,10 @@ def str_productions() -> Table:
         return f"{name}.get({_elem(b, STR)}, {b.lit(STR)})"
 
     def maxmin(b: ExprBuilder, d: int) -> str | None:
-        f = b.rng.choice(("max", "min"))
+        f = b.pick(("max", "min"))
         seq = b.nonempty((LIST_STR, STR))
         if seq is not None:
-            key = b.rng.choice(("", ", key=len", ", key=str.lower"))
+            key = b.pick(("", ", key=len", ", key=str.lower"))
             return f"{f}({seq}{key})"
         dname = b.var(DICT_SI)
         if dname is not None:
@@ -382,7 +398,7 @@ def list_productions(ty: str) -> Table:
             keys = (", key=abs", ", key=lambda x: (x % 3, x)", ", key=lambda x: -x")
         else:
             keys = (", key=len", ", key=str.lower", ", key=lambda w: (len(w), w)")
-        extra = b.rng.choice(("", "", ", reverse=True", *keys))
+        extra = b.pick(("", "", ", reverse=True", *keys))
         return f"sorted({src}{extra})"
 
     def reverse(b: ExprBuilder, d: int) -> str:
@@ -392,7 +408,7 @@ def list_productions(ty: str) -> Table:
     def slice_(b: ExprBuilder, d: int) -> str:
         src = b.source(ty, d)
         j = b.small(1, 4)
-        return src + b.rng.choice(("[1:]", f"[:{j}]", f"[{j}:]", "[::2]", "[:-1]", f"[1:{j + 1}]"))
+        return src + b.pick(("[1:]", f"[:{j}]", f"[{j}:]", "[::2]", "[:-1]", f"[1:{j + 1}]"))
 
     def comp(b: ExprBuilder, d: int) -> str | None:
         return b.comprehension(e, d, "list")
@@ -402,10 +418,10 @@ def list_productions(ty: str) -> Table:
         keyed = [n for n, t in pairs if ELEM[t] == e]
         valued = [n for n, t in pairs if VALUE[t] == e]
         if valued and (not keyed or b.chance(0.5)):
-            return f"list({b.rng.choice(valued)}.values())"
+            return f"list({b.pick(valued)}.values())"
         if keyed:
-            n = b.rng.choice(keyed)
-            return b.rng.choice((f"list({n})", f"sorted({n})", f"list({n}.keys())"))
+            n = b.pick(keyed)
+            return b.pick((f"list({n})", f"sorted({n})", f"list({n}.keys())"))
         return None
 
     def concat(b: ExprBuilder, d: int) -> str:
@@ -486,7 +502,7 @@ def dict_productions(ty: str) -> Table:
 def tuple_productions() -> Table:
 
     def from_seq(b: ExprBuilder, d: int) -> str:
-        src = b.source(b.rng.choice((LIST_INT, LIST_INT, SET_INT)), d)
+        src = b.source(b.pick((LIST_INT, LIST_INT, SET_INT)), d)
         return f"tuple(sorted({src}))" if b.chance(0.4) else f"tuple({src})"
 
     def pair(b: ExprBuilder, d: int) -> str:
@@ -496,7 +512,7 @@ def tuple_productions() -> Table:
         return f"divmod({b.expr(INT, d)}, {b.small(2, 9)})"
 
     def slice_(b: ExprBuilder, d: int) -> str:
-        return b.source(TUPLE_INT, d) + b.rng.choice(("[::-1]", "[1:]", "[:2]"))
+        return b.source(TUPLE_INT, d) + b.pick(("[::-1]", "[1:]", "[:2]"))
 
     return [(2, from_seq), (2, pair), (1.5, divmod_), (1, slice_)]
 
@@ -504,17 +520,17 @@ def tuple_productions() -> Table:
 def set_productions() -> Table:
 
     def from_seq(b: ExprBuilder, d: int) -> str:
-        return f"set({b.source(b.rng.choice((LIST_INT, TUPLE_INT)), d)})"
+        return f"set({b.source(b.pick((LIST_INT, TUPLE_INT)), d)})"
 
     def comp(b: ExprBuilder, d: int) -> str | None:
         return b.comprehension(INT, d, "set")
 
     def algebra(b: ExprBuilder, d: int) -> str:
-        op = b.rng.choice(("|", "&", "-"))
+        op = b.pick(("|", "&", "-"))
         return f"{b.operand(SET_INT, d)} {op} {b.operand(SET_INT, d)}"
 
     def literal(b: ExprBuilder, d: int) -> str:
-        return "{" + ", ".join(_elem(b, INT) for _ in range(b.rng.randint(1, 3))) + "}"
+        return "{" + ", ".join(_elem(b, INT) for _ in range(b.small(1, 3))) + "}"
 
     def from_dict(b: ExprBuilder, d: int) -> str | None:
         found = b.some_var((DICT_SI, DICT_II))

@@ -13,6 +13,7 @@ arguments of recursive helpers are capped at the call.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from opencwm.data.synthetic.exprs import Helper, names_in
@@ -21,7 +22,9 @@ from opencwm.data.synthetic.loops import WhileBuilder
 from opencwm.data.synthetic.scope import (
     ALL_TYPES,
     BOOL,
+    DICT_II,
     DICT_SI,
+    DICT_SS,
     DICTS,
     ELEM,
     INT,
@@ -29,12 +32,14 @@ from opencwm.data.synthetic.scope import (
     LIST_STR,
     LISTS,
     SEQUENCES,
+    SET_INT,
     STR,
+    TUPLE_INT,
     VALUE,
     Loop,
     Scope,
 )
-from opencwm.data.synthetic.values import literal, rand_value, vocabulary
+from opencwm.data.synthetic.values import WORDS, literal, rand_value, vocabulary
 
 PARAM_WEIGHTS = {
     STR: 3,
@@ -42,10 +47,10 @@ PARAM_WEIGHTS = {
     LIST_STR: 1.2,
     INT: 1.5,
     DICT_SI: 0.6,
-    "dict[int, int]": 0.3,
-    "dict[str, str]": 0.3,
-    "tuple[int, ...]": 0.4,
-    "set[int]": 0.3,
+    DICT_II: 0.3,
+    DICT_SS: 0.3,
+    TUPLE_INT: 0.4,
+    SET_INT: 0.3,
     BOOL: 0.3,
 }
 RET_WEIGHTS = {INT: 3, STR: 2.5, BOOL: 1.5, LIST_INT: 1.5, LIST_STR: 1}
@@ -57,7 +62,6 @@ HELPER_NAMES = {
     LIST_STR: ("tokens_of", "split_all", "gather", "chunks"),
 }
 REC_NAMES = ("rec", "walk", "go", "solve", "fold", "count_down", "dig", "visit", "step_down")
-ERRORS = ("ValueError", "KeyError", "IndexError")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +75,24 @@ class Candidate:
     expect: str | None
 
 
-def build(rng: random.Random, knobs: Knobs) -> Candidate:
+def build(rng: random.Random, knobs: Knobs, fail: bool = False) -> Candidate:
+    """One candidate program with its input, drawn from `rng`; `fail`: built
+    to end in an uncaught exception."""
     n = rng.randint(1, knobs.max_params)
     types = rng.choices(list(PARAM_WEIGHTS), list(PARAM_WEIGHTS.values()), k=n)
     values = [rand_value(rng, t, knobs) for t in types]
     chars, words = vocabulary(values)
     b = ProgramBuilder(rng, knobs, chars, words)
-    code, expect = b.program(types)
+    sizes = [len(v) for v in values if isinstance(v, (str, list, tuple, dict, set))]
+    b.typical_len = max([2, *sizes])
+    code, expect = b.program(types, fail)
     return Candidate(code, tuple(values), ", ".join(map(literal, values)), expect)
 
 
 class ProgramBuilder(WhileBuilder):
     """Writes helpers and `f`; `program` returns the source and the planned error."""
 
-    def program(self, param_types: list[str]) -> tuple[str, str | None]:
+    def program(self, param_types: list[str], fail: bool) -> tuple[str, str | None]:
         k, rng = self.k, self.rng
         top: list[str] = []
         if self.chance(k.p_recursion) and self.chance(0.7):
@@ -94,7 +102,6 @@ class ProgramBuilder(WhileBuilder):
         want_try = self.chance(k.p_try)
         if want_try and self.chance(0.3):
             top += self.sub(lambda: self.helper(raising=True), nested=False)
-        fail = self.chance(k.p_exception)
 
         params = []
         for ty in param_types:
@@ -109,34 +116,42 @@ class ProgramBuilder(WhileBuilder):
             self.out += self.sub(lambda: self.helper(), nested=True)
         self.body_start = len(self.out)
 
-        n = rng.randint(max(1, k.max_statements // 3), k.max_statements)
-        specials: list = [self.s_call] * sum(1 for h in self.helpers if not h.raises)
+        n = self.small(max(1, (k.max_statements + 1) // 2), k.max_statements)
+        specials = ["s_call"] * sum(1 for h in self.helpers if not h.raises)
+        if k.max_depth > 0 and self.chance(0.85):
+            specials.append("s_loop")  # most small real functions have one
         if want_try:
-            specials.append(self.s_try)
-        expect = None
+            specials.append("s_try")
         if fail:
-            specials.append(self.s_fail)
-        slots = dict(
-            zip(rng.sample(range(n + len(specials)), len(specials)), specials, strict=True)
-        )
-        for i in range(n + len(specials)):
+            specials.append("s_fail")
+        total = n + len(specials)
+        slots = dict(zip(rng.sample(range(total), len(specials)), specials, strict=True))
+        expect = None
+        for i in range(total):
             special = slots.get(i)
             if special is None:
                 self.statement(0)
-            elif special == self.s_fail:
+            elif special == "s_fail":
                 expect = self.s_fail(0)
             else:
-                special(0)
+                getattr(self, special)(0)
+        for _ in range(4):  # too little for the trace-length band: add work, not a rejection
+            if self.spent >= 1.5 * k.min_lines or not self.c_for(0):
+                break
         self.s_final_return()
         return "\n".join([*top, *self.out]) + "\n", expect
 
     # ---- functions ------------------------------------------------------
-    def sub(self, write: object, nested: bool) -> list[str]:
+    def sub(self, write: Callable[[], Helper | None], nested: bool) -> list[str]:
         """Write a function with its own scope and output; return its lines.
-        A nested function sees `f`'s parameters (read-only) as closure cells."""
-        saved = (self.scope, self.out, self.indent, self.used_repeat)
+        A nested function sees `f`'s parameters (read-only) as closure cells.
+        Helper names are reserved in every scope: no local may shadow one."""
+        saved = (self.scope, self.out, self.indent, self.used_repeat, self.ret, self.trips)
+        saved_spent = self.spent
+        self.trips = self.peak = 1.0
         outer = self.scope
         self.scope = Scope()
+        self._reserve(self.scope)
         if nested:
             params = list(outer.live.items())
             for name, ty in params:
@@ -145,13 +160,21 @@ class ProgramBuilder(WhileBuilder):
             self.scope.recent.clear()
         self.out, self.indent = [], 1 if nested else 0
         try:
-            helper = write()  # type: ignore[operator]
+            helper = write()
         finally:
             lines = self.out
-            self.scope, self.out, self.indent, self.used_repeat = saved
+            self.scope, self.out, self.indent, self.used_repeat, self.ret, self.trips = saved
+            self.spent = saved_spent
         if helper is not None:
+            if not helper.cost:
+                helper.cost = len(lines) * self.peak
             self.helpers.append(helper)
+        self._reserve(self.scope)
         return [*lines, ""] if not nested else lines
+
+    def _reserve(self, scope: Scope) -> None:
+        for h in self.helpers:
+            scope.bound.setdefault(h.name, "function")
 
     def _params(self, types: list[str]) -> list[str]:
         names = []
@@ -164,13 +187,14 @@ class ProgramBuilder(WhileBuilder):
     def _name(self, pool: tuple[str, ...]) -> str:
         taken = {h.name for h in self.helpers} | set(self.scope.bound)
         free = [n for n in pool if n not in taken]
-        return self.rng.choice(free) if free else f"{pool[0]}{len(self.helpers) + 2}"
+        return self.pick(free) if free else f"{pool[0]}{len(self.helpers) + 2}"
 
     def helper(self, raising: bool = False) -> Helper:
         rng = self.rng
         ret = rng.choices(list(RET_WEIGHTS), list(RET_WEIGHTS.values()))[0]
         name = self._name(HELPER_NAMES[ret])
-        types = rng.choices((INT, STR, LIST_INT, LIST_STR), (3, 3, 2, 1), k=rng.randint(1, 2))
+        self.ret = ret
+        types = rng.choices((INT, STR, LIST_INT, LIST_STR), (3, 3, 2, 1), k=self.small(1, 2))
         params = self._params(types)
         self.emit(f"def {name}({', '.join(params)}):")
         self.indent += 1
@@ -178,18 +202,20 @@ class ProgramBuilder(WhileBuilder):
             p = params[0]
             self.emit(f"if {self.cond()}:")
             self.emit(f'    raise ValueError(f"bad {p}: {{{p}}}")')
-        self.body(max(self.k.max_depth - 1, 0), rng.randint(0, 2))
-        self.emit(f"return {self.expr(ret)}")
+        self.scope.frozen.update(params)  # a helper must not resize what f may be iterating
+        self.body(max(self.k.max_depth - 1, 0), self.small(0, 2))
+        self.emit(f"return {self.unaliased(ret, self.expr(ret))}")
         return Helper(name, tuple(types), ret, raises=raising)
 
     def recursive(self, closure: bool = False) -> Helper | None:
         rng = self.rng
         ret = rng.choices(list(RET_WEIGHTS), list(RET_WEIGHTS.values()))[0]
         name = self._name(REC_NAMES)
+        self.ret = ret
         if closure:
             seqs = [n for n, t in self.scope.live.items() if t in SEQUENCES]
             if seqs:
-                self._rec_index(name, rng.choice(seqs), ret)
+                self._rec_index(name, self.pick(seqs), ret)
                 return None
         kind = rng.choices(("int", "seq", "gcd", "binary"), (3, 4, 0.6, 0.8))[0]
         if kind == "gcd":
@@ -198,30 +224,38 @@ class ProgramBuilder(WhileBuilder):
             self.emit(f"    if {b} == 0:")
             self.emit(f"        return {a}")
             self.emit(f"    return {name}({b}, {a} % {b})")
-            return Helper(name, (INT, INT), INT)
+            return Helper(name, (INT, INT), INT, cost=12)
         if kind == "binary":
             (n,) = self._params([INT])
             self.emit(f"def {name}({n}):")
             self.emit(f"    if {n} < 2:")
             self.emit(f"        return {n}")
             self.emit(f"    return {name}({n} - 1) + {name}({n} - 2)")
-            return Helper(name, (INT,), INT, int_cap=rng.randint(4, 7))
-        ptype = INT if kind == "int" else rng.choice((LIST_INT, LIST_STR, STR))
+            cap = self.small(3, 5)
+            return Helper(name, (INT,), INT, int_cap=cap, cost=3 * (2 * (cap + 1) ** 1.6))
+        ptype = INT if kind == "int" else self.pick((LIST_INT, LIST_STR, STR))
         (p,) = self._params([ptype])
         self.emit(f"def {name}({p}):")
         self.indent += 1
         self.emit(f"if {p} <= 0:" if ptype == INT else f"if not {p}:")
-        self.emit(f"    return {self.expr(ret, 1)}")
+        self.emit(f"    return {self.unaliased(ret, self.expr(ret, 1))}")
         self.scope.frozen.add(p)  # the body must not undo the shrinking
         if ptype == INT:
-            smaller = rng.choice((f"{p} - 1", f"{p} - 1", f"{p} // 2"))
+            smaller = self.pick((f"{p} - 1", f"{p} - 1", f"{p} // 2"))
         else:
             self.scope.facts.nonempty.add(p)
-            smaller = rng.choice((f"{p}[1:]", f"{p}[1:]", f"{p}[:-1]"))
-        self.body(0, rng.randint(0, 1))
+            smaller = self.pick((f"{p}[1:]", f"{p}[1:]", f"{p}[:-1]"))
+        self.body(0, self.small(0, 1))
         self._rec_return(f"{name}({smaller})", ret)
         cap = min(self.k.max_list_len + 2, 10)
-        return Helper(name, (ptype,), ret, int_cap=cap if ptype == INT else None)
+        depth = cap if ptype == INT else self.typical_len + 1
+        return Helper(
+            name,
+            (ptype,),
+            ret,
+            int_cap=cap if ptype == INT else None,
+            cost=depth * (len(self.out) - 1) * self.peak,
+        )
 
     def _rec_return(self, call: str, ret: str) -> None:
         """`return <combine(call)>`, or bind the recursive result first."""
@@ -253,11 +287,12 @@ class ProgramBuilder(WhileBuilder):
         self.emit(f"def {name}({i}):")
         self.indent += 1
         self.emit(f"if {i} >= len({seq}):")
-        self.emit(f"    return {self.expr(ret, 1)}")
+        self.emit(f"    return {self.unaliased(ret, self.expr(ret, 1))}")
         self.scope.facts.index_for.add((i, seq))
         self.scope.frozen.add(i)
         self._rec_return(f"{name}({i} + 1)", ret)
-        self.helpers.append(Helper(name, (), ret, call_args="0"))
+        cost = (self.typical_len + 1) * (len(self.out) - 1)
+        self.helpers.append(Helper(name, (), ret, call_args="0", cost=cost))
 
     # ---- special statements of f ------------------------------------------
     def s_call(self, depth: int) -> bool:
@@ -273,6 +308,7 @@ class ProgramBuilder(WhileBuilder):
         return self.statement(depth)
 
     def _call(self, h: Helper) -> str:
+        self.spent += h.cost * self.trips
         if h.call_args is not None:
             return f"{h.name}({h.call_args})"
         args = []
@@ -286,22 +322,25 @@ class ProgramBuilder(WhileBuilder):
     def s_try(self, depth: int) -> bool:
         """try/except around an operation that may really fail."""
         sc = self.scope
+        it = self.iteration() if depth < self.k.max_depth and self.chance(0.35) else None
+        if it is not None and all(sc.usable_name(n, t) for n, t in it.targets):
+            trips = self.trip_estimate(it.src)
+            if self.can_loop(trips):
+                # the classic: for each item, try the risky step, skip on failure
+                with self.block(f"for {it.target} in {it.src}:", Loop(True), trips):
+                    self._enter_loop(it, names_in(it.src))
+                    risky = self._risky()
+                    if risky is None:
+                        self.body(depth + 1, 1)
+                    else:
+                        target = self.fresh(risky[1])
+                        self._try_body(target, risky[1], risky[0], risky[2], depth + 1)
+                return True
         risky = self._risky()
         if risky is None:
             return self.statement(depth)
         text, ty, err = risky
-        in_loop = self.chance(0.3) and depth < self.k.max_depth
-        if in_loop:
-            it = self.iteration()
-            if it is None or any(not sc.usable_name(n, t) for n, t in it.targets):
-                in_loop = False
         target = self.fresh(ty)
-        if in_loop:
-            header = f"for {it.target} in {it.src}:"  # type: ignore[union-attr]
-            with self.block(header, Loop(allow_continue=True)):
-                self._enter_loop(it, names_in(it.src))  # type: ignore[union-attr]
-                self._try_body(target, ty, text, err, depth + 1)
-            return True
         self._try_body(target, ty, text, err, depth)
         sc.declare(target, ty)
         return True
@@ -327,17 +366,18 @@ class ProgramBuilder(WhileBuilder):
             with self.block("finally:"):
                 ints = self.scope.mutable(INT)
                 if ints:
-                    self.emit(f"{self.rng.choice(ints)} += 1")
+                    count = self.pick(ints)
+                    self.emit(f"{count} += 1")
+                    self.scope.touch(count)
                 else:
                     self.body(depth + 1, 1)
 
     def _risky(self) -> tuple[str, str, str] | None:
         """(expression, its type, the exception it may raise)."""
-        rng = self.rng
         raising = [h for h in self.helpers if h.raises]
         forms = []
         if raising:
-            h = rng.choice(raising)
+            h = self.pick(raising)
             forms.append((self._call(h), h.ret, "ValueError"))
         s = self.var(STR)
         if s:
@@ -353,29 +393,52 @@ class ProgramBuilder(WhileBuilder):
         n = self.var(INT)
         if n:
             forms.append((f"{self.operand(INT, 1)} // {n}", INT, "ZeroDivisionError"))
-        return rng.choice(forms) if forms else None
+        return self.pick(forms) if forms else None
+
+    def _absent(self, ty: str) -> str:
+        """A literal that is probably not in the data (inputs never hold it)."""
+        if ty == INT:
+            return str(self.k.max_int + self.small(1, 9))
+        unused = [w for w in WORDS if w not in self.vocab_words]
+        return repr(self.pick(unused or ["missing"]))
+
+    def _likely_failure(self) -> tuple[str, str, str] | None:
+        """A bug that usually bites: a missing key, an off-by-one index, int() of
+        a word, index() of an absent value."""
+        forms = []
+        s = self.var(STR)
+        if s:
+            forms.append((f"int({s})", INT, "ValueError"))
+        d = self.some_var(DICTS)
+        if d:
+            forms.append((f"{d[0]}[{self._absent(ELEM[d[1]])}]", VALUE[d[1]], "KeyError"))
+        seq = self.some_var(LISTS)
+        if seq:
+            name, e = seq[0], ELEM[seq[1]]
+            forms.append((f"{name}[len({name})]", e, "IndexError"))
+            forms.append((f"{name}.index({self._absent(e)})", INT, "ValueError"))
+        return self.pick(forms) if forms else None
 
     def s_fail(self, depth: int) -> str:
         """A statement that is meant to end the run with an uncaught exception."""
-        rng = self.rng
         raising = [h for h in self.helpers if h.raises]
-        r = rng.random()
-        if raising and r < 0.3:
-            h = rng.choice(raising)
+        r = self.random()
+        if raising and r < 0.2:
+            h = self.pick(raising)
             target = self.fresh(h.ret)
             self.emit(f"{target} = {self._call(h)}")
             self.scope.declare(target, h.ret)
             return "ValueError"
-        risky = self._risky() if r < 0.6 else None
-        if risky is not None and risky[2] != "ZeroDivisionError":
+        risky = self._likely_failure() if r < 0.75 else None
+        if risky is not None:
             text, ty, err = risky
             target = self.fresh(ty)
             self.emit(f"{target} = {text}")
             self.scope.declare(target, ty)
             return err
-        err = rng.choice(("ValueError", "ValueError", "KeyError"))
+        err = self.pick(("ValueError", "ValueError", "KeyError"))
         names = [n for n, t in self.scope.live.items() if t in (INT, STR)]
-        shown = f"{{{rng.choice(names)}}}" if names else "input"
+        shown = f"{{{self.pick(names)}}}" if names else "input"
         with self.block(f"if {self.cond()}:"):
             self.emit(f'raise {err}(f"unexpected {shown}")')
         return err
@@ -385,9 +448,13 @@ class ProgramBuilder(WhileBuilder):
         recent = [n for n in sc.recent if n in sc.live]
         r = rng.random()
         if recent and r < 0.55:
-            value = rng.choice(recent[-3:])
+            value = self.pick(recent[-3:])
         elif len(recent) >= 2 and r < 0.7:
             value = ", ".join(rng.sample(recent[-4:], 2))
         else:
-            value = self.expr(rng.choice(ALL_TYPES))
+            types = sorted(set(sc.live.values())) or list(ALL_TYPES)
+            value = self.expr(self.pick(types))
         self.emit(f"return {value}")
+
+    def s_loop(self, depth: int) -> bool:
+        return (self.c_for(depth) if self.chance(0.7) else self.c_while(depth)) or self.c_for(depth)

@@ -26,6 +26,7 @@ SEQUENCES = (STR, LIST_INT, LIST_STR, TUPLE_INT)
 """Types that support len, indexing and slicing."""
 CONTAINERS = (*SEQUENCES, *DICTS, SET_INT)
 ALL_TYPES = (*SCALARS, *LISTS, *DICTS, TUPLE_INT, SET_INT)
+MUTABLE = (*LISTS, *DICTS, SET_INT)
 
 ELEM = {
     STR: STR,
@@ -101,20 +102,22 @@ class Facts:
         """Drop every fact that mentions `name` (it was mutated or rebound)."""
         self.nonempty.discard(name)
         self.digits.discard(name)
-        self.index_for = {p for p in self.index_for if name not in p}
-        self.key_of = {p for p in self.key_of if name not in p}
-        self.member_of = {p for p in self.member_of if name not in p}
+        if self.index_for:
+            self.index_for = {p for p in self.index_for if name not in p}
+        if self.key_of:
+            self.key_of = {p for p in self.key_of if name not in p}
+        if self.member_of:
+            self.member_of = {p for p in self.member_of if name not in p}
 
     def keep_only(self, stable: set[str]) -> None:
         """Keep facts resting only on `stable` variables (used on loop entry:
-        a fact from before the loop may be broken by a later iteration)."""
+        a fact from before the loop may be broken by a later iteration).
+        Membership goes too: item assignment, allowed on a stable list, breaks it."""
         self.nonempty &= stable
         self.digits &= stable
         self.index_for = {p for p in self.index_for if set(p) <= stable}
         self.key_of = {p for p in self.key_of if p[1] in stable and _stable_expr(p[0], stable)}
-        self.member_of = {
-            p for p in self.member_of if p[1] in stable and _stable_expr(p[0], stable)
-        }
+        self.member_of = set()
 
 
 def _stable_expr(expr: str, stable: set[str]) -> bool:
@@ -143,17 +146,40 @@ class Scope:
     loops: list[Loop] = field(default_factory=list)
     mutated: set[str] = field(default_factory=set)  # changed in the current block
     recent: list[str] = field(default_factory=list)  # last assigned, newest last
+    _by_type: dict[str, list[str]] | None = None  # cache of `of`; None after `live` changes
 
     def of(self, ty: str) -> list[str]:
-        return [n for n, t in self.live.items() if t == ty]
+        """Live variables of type `ty`, in definition order (do not mutate)."""
+        if self._by_type is None:
+            self._by_type = {}
+            for n, t in self.live.items():
+                self._by_type.setdefault(t, []).append(n)
+        return self._by_type.get(ty, [])
+
+    def of_types(self, types: tuple[str, ...]) -> list[tuple[str, str]]:
+        self.of(types[0])
+        by_type = self._by_type
+        assert by_type is not None
+        return [(n, t) for t in types for n in by_type.get(t, ())]
 
     def mutable(self, ty: str) -> list[str]:
-        return [n for n, t in self.live.items() if t == ty and n not in self.frozen]
+        return [n for n in self.of(ty) if n not in self.frozen]
+
+    def bind(self, name: str, ty: str) -> None:
+        """Make `name` live (a comprehension's variable) without touching facts."""
+        self.live[name] = ty
+        self.bound[name] = ty
+        self._by_type = None
+
+    def unbind(self, name: str) -> None:
+        del self.live[name]
+        self._by_type = None
 
     def declare(self, name: str, ty: str) -> None:
         assert self.bound.get(name, ty) == ty, f"{name} is {self.bound[name]}, not {ty}"
         self.bound[name] = ty
         self.live[name] = ty
+        self._by_type = None
         self.touch(name)
 
     def touch(self, name: str) -> None:
@@ -176,6 +202,7 @@ class Scope:
         live, frozen, chars, facts, mutated = snap
         changed = self.mutated
         self.live, self.frozen, self.chars, self.facts = live, frozen, chars, facts
+        self._by_type = None
         self.mutated = mutated | changed
         for name in changed:
             self.facts.forget(name)

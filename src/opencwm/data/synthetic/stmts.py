@@ -1,20 +1,24 @@
-"""Statement builders: assignments, mutations, unpacking, if / for / while.
+"""Statement builders: assignments, mutations, unpacking, `if`, `for`.
 
 Each builder writes lines at the current indent and updates the scope, or
 returns False when the scope cannot support it. Compound statements open a
-block (`block`) whose new variables and facts end with it. Termination is
-by construction: `for` loops run over finite values that the body may not
-resize (the iterable is frozen); every `while` form has a variable that
-moves monotonically toward its exit and that the body may not touch (a
-counter bumped as the body's last line, with `continue` banned; a list
-popped as the body's first line; a string shortened by `replace`).
+block (`block`) whose new variables and facts end with it. `for` loops end
+by construction: they run over finite values that the body may not resize
+or rebind (the iterable is frozen; item assignment stays allowed). Values
+do not run away: inside a loop a string or list grows by pieces, never by
+itself or by another value growing in the same loop, and mutable values
+are copied on assignment (`list(nums)`), so no alias can grow a list that
+a loop is iterating. Loop nesting is budgeted by estimated trip counts
+(`can_loop`), so traces stay near the knobs' line band. The `while` forms
+live in `loops.py`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from bisect import bisect
+from functools import cache
+from itertools import accumulate
 
 from opencwm.data.synthetic.exprs import ExprBuilder, Iteration, names_in
 from opencwm.data.synthetic.scope import (
@@ -37,6 +41,30 @@ from opencwm.data.synthetic.scope import (
     Loop,
 )
 
+
+@cache
+def _statement_table(
+    compound: bool, in_loop: bool, can_continue: bool, depth: int
+) -> tuple[list[str], list[float]]:
+    """Statement builders (by method name) and cumulative weights for a context.
+    Loops thin out with depth: nested trip counts multiply."""
+    loop = 1 / (1 + 1.5 * depth)
+    options = [
+        (2.5 if depth == 0 else 0.7, "s_init"),
+        (1.0, "s_assign"),
+        (2.0, "s_aug"),
+        (3.0, "s_mutate"),
+        (0.6, "s_unpack"),
+    ]
+    if compound:
+        options += [(2.6 * loop, "c_for"), (1.0 * loop, "c_while"), (2.0, "c_if")]
+    if in_loop:
+        options += [(0.6, "s_break"), (0.25, "s_return")]
+    if can_continue:
+        options.append((0.5, "s_continue"))
+    return [n for _, n in options], list(accumulate(w for w, _ in options))
+
+
 INIT_WEIGHTS = {
     INT: 3,
     STR: 2,
@@ -52,6 +80,34 @@ INIT_WEIGHTS = {
 GROWABLE = (STR, LIST_INT, LIST_STR, TUPLE_INT)
 
 
+class Block:
+    """The scope work around one indented block (a class: cheaper than @contextmanager)."""
+
+    __slots__ = ("b", "loop", "outer_trips", "snap", "trips")
+
+    def __init__(self, b: StmtBuilder, loop: Loop | None, trips: float) -> None:
+        self.b, self.loop, self.trips = b, loop, trips
+
+    def __enter__(self) -> None:
+        b = self.b
+        self.snap = b.scope.snapshot()
+        b.scope.mutated = set()
+        b.indent += 1
+        self.outer_trips = b.trips
+        b.trips *= self.trips
+        b.peak = max(b.peak, b.trips)
+        if self.loop is not None:
+            b.scope.loops.append(self.loop)
+
+    def __exit__(self, *exc: object) -> None:
+        b = self.b
+        if self.loop is not None:
+            b.scope.loops.pop()
+        b.indent -= 1
+        b.trips = self.outer_trips
+        b.scope.restore(self.snap)
+
+
 class StmtBuilder(ExprBuilder):
     """Writes statements into `self.out`, tracking the scope as it goes."""
 
@@ -59,25 +115,17 @@ class StmtBuilder(ExprBuilder):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.out: list[str] = []
         self.indent = 0
+        # past this many lines, no new blocks: nesting multiplies code size
+        self.code_budget = 3 * self.k.max_statements + 6
 
     def emit(self, text: str) -> None:
         self.out.append("    " * self.indent + text)
+        self.spent += self.trips
 
-    @contextmanager
-    def block(self, header: str, loop: Loop | None = None) -> Iterator[None]:
+    def block(self, header: str, loop: Loop | None = None, trips: float = 1.0) -> Block:
+        """An indented block (`with`); `loop` and its estimated `trips` if it repeats."""
         self.emit(header)
-        snap = self.scope.snapshot()
-        self.scope.mutated = set()
-        self.indent += 1
-        if loop is not None:
-            self.scope.loops.append(loop)
-        try:
-            yield
-        finally:
-            if loop is not None:
-                self.scope.loops.pop()
-            self.indent -= 1
-            self.scope.restore(snap)
+        return Block(self, loop, trips)
 
     # ---- sequencing -----------------------------------------------------
     def body(self, depth: int, n: int | None = None) -> None:
@@ -89,28 +137,20 @@ class StmtBuilder(ExprBuilder):
             self.s_init(depth)
 
     def statement(self, depth: int) -> bool:
-        options: list[tuple[float, Callable[[int], bool]]] = [
-            (2.5 if depth == 0 else 0.7, self.s_init),
-            (1.0, self.s_assign),
-            (2.0, self.s_aug),
-            (3.0, self.s_mutate),
-            (0.6, self.s_unpack),
-        ]
-        if depth < self.k.max_depth:
-            options += [(2.6, self.c_for), (1.0, self.c_while), (2.0, self.c_if)]
-        if self.scope.loops:
-            cont = 0.5 if self.scope.loops[-1].allow_continue else 0.0
-            options += [(0.6, self.s_break), (cont, self.s_continue), (0.25, self.s_return)]
-        weights = [w for w, _ in options]
+        """One random statement; compound ones only below `max_depth`."""
+        loops = self.scope.loops
+        compound = depth < self.k.max_depth and len(self.out) < self.code_budget
+        key = (compound, bool(loops), bool(loops) and loops[-1].allow_continue)
+        names, cum = _statement_table(*key, depth=min(depth, 3))
         for _ in range(6):
-            if self.rng.choices(options, weights)[0][1](depth):
+            if getattr(self, names[bisect(cum, self.rng.random() * cum[-1])])(depth):
                 return True
         return False
 
     # ---- simple statements ----------------------------------------------
     def s_init(self, depth: int) -> bool:
         ty = self.rng.choices(list(INIT_WEIGHTS), list(INIT_WEIGHTS.values()))[0]
-        value = self.zero(ty) if self.chance(0.4) else self.expr(ty)
+        value = self.zero(ty) if self.chance(0.4) else self.unaliased(ty, self.expr(ty))
         name = self.fresh(ty)
         self.emit(f"{name} = {value}")
         self.scope.declare(name, ty)
@@ -118,13 +158,16 @@ class StmtBuilder(ExprBuilder):
             self.scope.chars.add(name)
         return True
 
-    def growth_ok(self, target: str, ty: str, value: str) -> bool:
-        """Inside a loop, a string or list may grow by pieces, never by a value
-        that itself grows in the loop, and never by itself (no doubling)."""
-        if not self.scope.loops or ty not in GROWABLE:
+    def growth_ok(self, target: str, ty: str, value: str, aug: bool = False) -> bool:
+        """A string or list may grow by pieces, never by itself (no doubling);
+        inside a loop, never by a value that itself grows in the loop.
+        `aug`: `value` is added to `target` (`+=`, `extend`), not assigned."""
+        if ty not in GROWABLE:
             return True
-        if len(re.findall(rf"\b{target}\b", value)) > 1:
+        if len(re.findall(rf"\b{target}\b", value)) > (0 if aug else 1):
             return False
+        if not self.scope.loops:
+            return True
         grown = set().union(*(lp.grown for lp in self.scope.loops))
         live = self.scope.live
         feeds = {n for n in names_in(value) if live.get(n) in GROWABLE and n != target}
@@ -138,10 +181,13 @@ class StmtBuilder(ExprBuilder):
         types = [t for t in ALL_TYPES if self.scope.mutable(t)]
         if not types:
             return False
-        ty = self.rng.choice(types)
-        name = self.rng.choice(self.scope.mutable(ty))
+        ty = self.pick(types)
+        name = self.pick(self.scope.mutable(ty))
         value = self.expr(ty)
         if value == name or not self.growth_ok(name, ty, value):
+            return False
+        value = self.unaliased(ty, value)
+        if not self.growth_ok(name, ty, value):
             return False
         self.emit(f"{name} = {value}")
         self.scope.touch(name)
@@ -152,7 +198,7 @@ class StmtBuilder(ExprBuilder):
         if self.chance(0.25):
             item = self.indexed(INT, (LIST_INT,)) or self.known_key(INT)
             if item is not None:
-                self.emit(f"{item} {rng.choice(('+=', '-=', '+='))} {self.operand(INT, 0)}")
+                self.emit(f"{item} {self.pick(('+=', '-=', '+='))} {self.operand(INT, 0)}")
                 self._values_changed(item.split("[")[0])
                 return True
         found = [
@@ -160,23 +206,23 @@ class StmtBuilder(ExprBuilder):
         ]
         if not found:
             return False
-        name, ty = rng.choice(found)
+        name, ty = self.pick(found)
         if ty == INT:
             r = rng.random()
             if r < 0.6:
-                text = f"{name} {rng.choice(('+=', '-=', '+='))} {self.operand(INT, 0)}"
+                text = f"{name} {self.pick(('+=', '-=', '+='))} {self.operand(INT, 0)}"
             elif r < 0.75:
                 text = f"{name} *= {self.small(2, 3)}"
             else:
-                text = f"{name} {rng.choice(('//=', '%='))} {self.small(2, 10)}"
+                text = f"{name} {self.pick(('//=', '%='))} {self.small(2, 10)}"
         elif ty == STR:
             value = self.expr(STR, 1)
-            if not self.growth_ok(name, ty, value):
+            if not self.growth_ok(name, ty, value, aug=True):
                 return False
             text = f"{name} += {value}"
         else:
             value = f"[{self.leaf(ELEM[ty])}]" if self.chance(0.6) else self.expr(ty, 1)
-            if not self.growth_ok(name, ty, value):
+            if not self.growth_ok(name, ty, value, aug=True):
                 return False
             text = f"{name} += {value}"
         self.emit(text)
@@ -184,9 +230,11 @@ class StmtBuilder(ExprBuilder):
         return True
 
     def _values_changed(self, name: str) -> None:
-        """An item of `name` changed: its size (and size facts) did not."""
+        """An item of `name` changed: its size (and size facts) did not, here;
+        after the enclosing block all its facts are dropped (it is `mutated`)."""
         f = self.scope.facts
         f.member_of = {p for p in f.member_of if p[1] != name}
+        self.scope.mutated.add(name)
 
     def s_mutate(self, depth: int) -> bool:
         found = self.some_var((*LISTS, *DICTS, SET_INT))
@@ -202,20 +250,24 @@ class StmtBuilder(ExprBuilder):
         return self._mutate_set(name)
 
     def _mutate_in_place(self, name: str, ty: str) -> bool:
-        """Item assignment: legal even on a list or dict the loop iterates."""
+        """Item assignment: legal even on a list or dict the loop iterates.
+        In a loop, an item may not be built from its own container (growth)."""
         sc = self.scope
         if ty in LISTS:
             idx = sorted(i for i, s in sc.facts.index_for if s == name and i in sc.live)
             if not idx:
                 return False
-            self.emit(f"{name}[{self.rng.choice(idx)}] = {self.expr(ELEM[ty], 1)}")
+            item, value = f"{name}[{self.pick(idx)}]", self.expr(ELEM[ty], 1)
         elif ty in DICTS:
             keys = sorted(k for k, d in sc.facts.key_of if d == name)
             if not keys:
                 return False
-            self.emit(f"{name}[{self.rng.choice(keys)}] = {self.expr(VALUE[ty], 1)}")
+            item, value = f"{name}[{self.pick(keys)}]", self.expr(VALUE[ty], 1)
         else:
             return False
+        if sc.loops and not self.growth_ok(name, LIST_STR, value, aug=True):
+            return False
+        self.emit(f"{item} = {value}")
         self._values_changed(name)
         return True
 
@@ -228,11 +280,11 @@ class StmtBuilder(ExprBuilder):
             src = self.expr(ty, 1) if self.chance(0.6) else f"{self.operand(STR, 1)}.split()"
             if e == INT and src.endswith(".split()"):
                 return False
-            if not self.growth_ok(name, ty, src):
+            if not self.growth_ok(name, ty, src, aug=True):
                 return False
             self.emit(f"{name}.extend({src})")
         elif r < 0.53:
-            pos = rng.choice(("0", "0", f"len({name}) // 2", str(self.small(1, 3))))
+            pos = self.pick(("0", "0", f"len({name}) // 2", str(self.small(1, 3))))
             self.emit(f"{name}.insert({pos}, {self.expr(e, 1)})")
         elif r < 0.63:
             x = self._member_or(name, e)
@@ -241,7 +293,7 @@ class StmtBuilder(ExprBuilder):
         elif r < 0.75:
             self._pop(name, ty)
         elif r < 0.9:
-            key = rng.choice(("", "", "reverse=True", "key=len" if e == STR else "key=abs"))
+            key = self.pick(("", "", "reverse=True", "key=len" if e == STR else "key=abs"))
             self.emit(f"{name}.sort({key})" if self.chance(0.75) else f"{name}.reverse()")
         elif r < 0.97:
             return self._mutate_in_place(name, ty)
@@ -256,7 +308,7 @@ class StmtBuilder(ExprBuilder):
         """`name.remove(x)` for a known member, else guarded by `if x in name`."""
         facts = sorted(x for x, c in self.scope.facts.member_of if c == name)
         if facts:
-            x = self.rng.choice(facts)
+            x = self.pick(facts)
             self.emit(f"{name}.remove({x})")
             return x
         x = self.leaf(e)
@@ -265,7 +317,7 @@ class StmtBuilder(ExprBuilder):
         return x
 
     def _pop(self, name: str, ty: str) -> None:
-        arg = self.rng.choice(("", "", "0", "-1"))
+        arg = self.pick(("", "", "0", "-1"))
         if name in self.scope.facts.nonempty:
             if self.chance(0.6):
                 target = self.fresh(ELEM[ty])
@@ -284,9 +336,12 @@ class StmtBuilder(ExprBuilder):
         key = self.needle() if kt == STR and self.chance(0.4) else self.leaf(kt)
         r = rng.random()
         if r < 0.3:
-            self.emit(f"{name}[{key}] = {self.expr(vt, 1)}")
+            value = self.expr(vt, 1)
+            if vt == STR and sc.loops and not self.growth_ok(name, LIST_STR, value, aug=True):
+                return False
+            self.emit(f"{name}[{key}] = {value}")
         elif r < 0.5 and vt == INT:
-            step = rng.choice(("1", "1", key)) if kt == INT else "1"
+            step = self.pick(("1", "1", key)) if kt == INT else "1"
             self.emit(f"{name}[{key}] = {name}.get({key}, 0) + {step}")
         elif r < 0.6:
             self.emit(f"{name}.setdefault({key}, {self.expr(vt, 1)})")
@@ -301,7 +356,7 @@ class StmtBuilder(ExprBuilder):
         elif r < 0.85:
             known = sorted(k for k, d in sc.facts.key_of if d == name)
             if known:
-                self.emit(f"del {name}[{rng.choice(known)}]")
+                self.emit(f"del {name}[{self.pick(known)}]")
             else:
                 self.emit(f"{name}.pop({key}, None)")
             sc.touch(name)
@@ -325,7 +380,7 @@ class StmtBuilder(ExprBuilder):
         elif r < 0.7:
             self.emit(f"{name}.discard({self.leaf(INT)})")
         elif r < 0.9:
-            src = self.source(rng.choice((LIST_INT, TUPLE_INT, SET_INT)), 1)
+            src = self.source(self.pick((LIST_INT, TUPLE_INT, SET_INT)), 1)
             if src == name:
                 return False
             self.emit(f"{name}.update({src})")
@@ -341,7 +396,7 @@ class StmtBuilder(ExprBuilder):
             types = [t for t in ALL_TYPES if len(sc.mutable(t)) >= 2]
             if not types:
                 return False
-            a, b = rng.sample(sc.mutable(rng.choice(types)), 2)
+            a, b = rng.sample(sc.mutable(self.pick(types)), 2)
             self.emit(f"{a}, {b} = {b}, {a}")
             sc.touch(a)
             sc.touch(b)
@@ -351,7 +406,10 @@ class StmtBuilder(ExprBuilder):
             value = f"divmod({self.expr(INT, 1)}, {self.small(2, 9)})"
         elif r < 0.55:
             names = [(INT, ("lo", "low", "a")), (INT, ("hi", "high", "b"))]
-            x, y = self.leaf(INT), self.leaf(INT)
+            ints = self.scope.of(INT)
+            x, y = self.pick(ints) if ints else None, self.leaf(INT)
+            if x is None or x == y:
+                return False
             value = f"min({x}, {y}), max({x}, {y})"
         elif r < 0.7:
             names = [(STR, ("head", "left", "first")), (STR, ("tail", "right", "rest"))]
@@ -372,9 +430,10 @@ class StmtBuilder(ExprBuilder):
                 sc.declare(n, t)
             return True
         else:
-            ta, tb = rng.choice(ALL_TYPES), rng.choice((INT, STR, LIST_INT))
+            ta, tb = self.pick(ALL_TYPES), self.pick((INT, STR, LIST_INT))
             names = [(ta, None), (tb, None)]
-            value = f"{self.expr(ta, 1)}, {self.expr(tb, 1)}"
+            a, b = self.expr(ta, 1), self.expr(tb, 1)
+            value = f"{self.unaliased(ta, a)}, {self.unaliased(tb, b)}"
         chosen: list[str] = []
         for t, pool in names:
             n = self.fresh(t, pool)
@@ -398,7 +457,8 @@ class StmtBuilder(ExprBuilder):
 
     def s_return(self, depth: int) -> bool:
         with self.block(f"if {self.cond()}:"):
-            self.emit(f"return {self.expr(self.rng.choice(ALL_TYPES), 1)}")
+            ty = self.ret or self.pick(ALL_TYPES)
+            self.emit(f"return {self.unaliased(ty, self.expr(ty, 1))}")
         return True
 
     # ---- compound statements --------------------------------------------
@@ -420,13 +480,13 @@ class StmtBuilder(ExprBuilder):
 
     def _fact_cond(self) -> tuple[str, list[tuple[str, tuple[str, ...]]], bool]:
         """A condition, the facts it establishes, and whether they hold in `else`."""
-        rng, sc = self.rng, self.scope
+        rng = self.rng
         r = rng.random()
         if r < 0.15:
             found = self.some_var(CONTAINERS)
             if found:
                 n = found[0]
-                form = rng.choice((n, f"len({n}) > 0", f"not {n}"))
+                form = self.pick((n, f"len({n}) > 0", f"not {n}"))
                 return form, [("nonempty", (n,))], form.startswith("not ")
         elif r < 0.25:
             found = self.some_var(DICTS)
@@ -458,7 +518,10 @@ class StmtBuilder(ExprBuilder):
         it = self.iteration()
         if it is None or any(not self.scope.usable_name(n, t) for n, t in it.targets):
             return False
-        with self.block(f"for {it.target} in {it.src}:", Loop(allow_continue=True)):
+        trips = self.trip_estimate(it.src)
+        if not self.can_loop(trips):
+            return False
+        with self.block(f"for {it.target} in {it.src}:", Loop(allow_continue=True), trips):
             self._enter_loop(it, names_in(it.src))
             self.body(depth + 1)
         return True

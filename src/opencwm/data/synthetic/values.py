@@ -49,32 +49,41 @@ ALPHABETS = (
 )
 """Character pools for random strings; small pools make repeats (and matches) likely."""
 
-_INT_WEIGHTS = (6, 3, 1)  # small, up to max_int, negative
-
 
 def rand_int(rng: random.Random, k: Knobs) -> int:
-    kind = rng.choices((0, 1, 2), _INT_WEIGHTS)[0]
-    if kind == 0:
-        return rng.randint(0, min(9, k.max_int))
-    if kind == 1:
-        return rng.randint(0, k.max_int)
-    return -rng.randint(1, k.max_int)
+    """Mostly small and non-negative: 60% in 0..9, 30% up to max_int, 10% negative."""
+    r = rng.random()
+    if r < 0.6:
+        return int(r / 0.6 * (min(9, k.max_int) + 1))
+    if r < 0.9:
+        return int((r - 0.6) / 0.3 * (k.max_int + 1))
+    return -1 - int((r - 0.9) / 0.1 * k.max_int)
+
+
+def _word(rng: random.Random, k: Knobs) -> str:
+    return rng.choice(WORDS)[: k.max_str_len]
 
 
 def rand_str(rng: random.Random, k: Knobs) -> str:
+    """A word, a few joined words, random characters, or padded ones; never
+    longer than `max_str_len`."""
     style = rng.random()
     if style < 0.35:
-        return rng.choice(WORDS)
+        return _word(rng, k)
     if style < 0.5:
-        n = rng.randint(2, 3)
         sep = rng.choice((" ", " ", ",", "-", ", "))
-        return sep.join(rng.choice(WORDS) for _ in range(n))[: k.max_str_len * 2]
+        words = [_word(rng, k)]
+        for _ in range(rng.randint(1, 2)):
+            w = _word(rng, k)
+            if len(sep.join([*words, w])) > k.max_str_len:
+                break
+            words.append(w)
+        return sep.join(words)
     alphabet = rng.choice(ALPHABETS)
-    n = rng.randint(0 if style < 0.53 else 1, k.max_str_len)
+    pad = style > 0.95 and k.max_str_len > 3
+    n = rng.randint(0 if style < 0.53 else 1, k.max_str_len - (3 if pad else 0))
     s = "".join(rng.choice(alphabet) for _ in range(n))
-    if style > 0.95:
-        s = " " + s + "  "
-    return s
+    return " " + s + "  " if pad else s
 
 
 def rand_value(rng: random.Random, ty: str, k: Knobs) -> object:
@@ -96,18 +105,19 @@ def rand_value(rng: random.Random, ty: str, k: Knobs) -> object:
         if rng.random() < 0.4:
             alphabet = rng.choice(ALPHABETS[:6])
             return [rng.choice(alphabet) for _ in range(n)]
-        return [rng.choice(WORDS) for _ in range(n)]
+        return [_word(rng, k) for _ in range(n)]
+    cap = min(4, k.max_list_len)
     if ty == TUPLE_INT:
-        return tuple(rand_int(rng, k) for _ in range(rng.randint(1, 4)))
+        return tuple(rand_int(rng, k) for _ in range(rng.randint(1, cap)))
     if ty == SET_INT:
-        return {rand_int(rng, k) for _ in range(rng.randint(0, 5))}
-    n = rng.randint(0, 4)
+        return {rand_int(rng, k) for _ in range(rng.randint(0, cap + 1))}
+    n = rng.randint(0, cap)
     if ty == DICT_SI:
-        return {rng.choice(WORDS): rand_int(rng, k) for _ in range(n)}
+        return {_word(rng, k): rand_int(rng, k) for _ in range(n)}
     if ty == DICT_II:
         return {rand_int(rng, k): rand_int(rng, k) for _ in range(n)}
     if ty == DICT_SS:
-        return {rng.choice(WORDS): rng.choice(WORDS) for _ in range(n)}
+        return {_word(rng, k): _word(rng, k) for _ in range(n)}
     raise AssertionError(f"no values for type {ty!r}")
 
 
