@@ -179,7 +179,9 @@ def train(c: TrainConfig, progress=None) -> dict:
             tokenizer.save_pretrained(out)
     data = prepare(c, tokenizer)
     frame_sep = tokenizer.convert_tokens_to_ids("<|frame_sep|>")
-    if state_path.exists():
+    if state_path.exists() or (out / "model.safetensors").exists():
+        # resume a run, or keep training released weights (e.g. models/cwm-tiny
+        # copied to a new directory) with a fresh optimizer and schedule
         model = CwmForCausalLM.from_pretrained(out)
     else:
         model = CwmForCausalLM(cwm_config(c.preset, tokenizer))
