@@ -18,6 +18,8 @@ fi
 stamp=.venv/.opencwm-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
+  # the CPU build of torch, first: an unpinned torch would pull a multi-GB CUDA build
+  .venv/bin/pip install -q "torch==${TORCH_VERSION:-2.13.0}"
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
 fi

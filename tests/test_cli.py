@@ -87,6 +87,6 @@ def test_timeout_writes_partial_trace_and_says_so(tmp_path):
 
 
 def test_demo_runs_on_bundled_examples():
-    r = opencwm("demo", "--frames", "5")
+    r = opencwm("demo", "--frames", "5", "--max-frames", "8")
     assert r.returncode == 0, r.stderr
     assert "count_vowels" in r.stdout and "returned" in r.stdout

@@ -100,27 +100,55 @@ def trace(
 
 @app.command()
 def demo(
-    frames: Annotated[int, typer.Option(help="Frames shown per example.")] = 40,
+    frames: Annotated[int, typer.Option(help="Frames shown per example.")] = 30,
+    model: Annotated[
+        Path | None, typer.Option(help="World model directory; default models/cwm-tiny.")
+    ] = None,
+    max_frames: Annotated[int, typer.Option(help="Frames imagined per example at most.")] = 80,
 ) -> None:
-    """Trace the bundled example programs and show each execution."""
+    """The world model at work: each bundled example imagined by the model,
+    beside its real execution, with how often the two agree."""
     from rich.console import Console
 
     from opencwm.examples import example_args, example_paths
     from opencwm.sandbox.bwrap import SandboxUnavailable
-    from opencwm.trace.view import status_line, trace_table
-    from opencwm.tracer.api import trace_program
+    from opencwm.trace.view import status_line
+    from opencwm.tracer.api import TraceConfig, trace_program
+    from opencwm.world.compare import compare as pair
+    from opencwm.world.compare import comparison_table
+    from opencwm.world.rollout import RolloutConfig, rollout
 
     console = Console()
+    backend = _load_local_backend(_world_model_dir(model))
+    totals = {"frames": 0, "matching": 0, "outputs": 0, "right": 0}
     for path in example_paths():
         source = path.read_text(encoding="utf-8")
         args, stdin = example_args(source)
+        if stdin is not None:
+            continue  # the model imagines functions on given arguments, not scripts on stdin
         try:
-            result = trace_program(source, None, args, stdin=stdin)
+            real = trace_program(source, None, args, config=TraceConfig())
+            imagined, steps = rollout(
+                source, None, args, backend, RolloutConfig(max_frames=max_frames)
+            )
         except SandboxUnavailable as exc:
             raise fail(str(exc)) from None
-        title = f"{path.name} :: {result.entry}({args})" if args else f"{path.name} (script)"
-        console.print(trace_table(result, title=title, limit=frames))
-        console.print(f"[bold]{status_line(result)}[/bold]\n")
+        c = pair(real, imagined, steps)
+        console.print(
+            comparison_table(c, title=f"{path.name} :: {real.entry}({args})", limit=frames)
+        )
+        console.print(f"real:     {status_line(real)}")
+        console.print(f"imagined: {status_line(imagined)}")
+        console.print(c.summary() + "\n")
+        stats = c.stats()
+        totals["frames"] += stats["real_frames"]
+        totals["matching"] += stats["exact"]
+        totals["outputs"] += 1
+        totals["right"] += int(stats["same_result"] and real.status in ("returned", "raised"))
+    console.print(
+        f"[bold]{totals['matching']}/{totals['frames']} real frames imagined exactly; "
+        f"{totals['right']}/{totals['outputs']} results right[/bold]"
+    )
 
 
 def main() -> None:  # pragma: no cover
@@ -243,7 +271,7 @@ def data_build(
 ) -> None:
     """Trace a source of programs into sharded Parquet with a manifest."""
     from opencwm.data.benchmarks import SourceError
-    from opencwm.data.pipeline import BuildConfig, BuildError, build
+    from opencwm.data.pipeline import BuildConfig, BuildError, finalize, prepare, run_chunks
     from opencwm.data.progress import progress_bar
     from opencwm.data.work import WorkConfig
     from opencwm.tracer.api import TraceConfig
@@ -258,9 +286,15 @@ def data_build(
         ray_address=ray_address,
         work=work,
     )
+    from rich.console import Console
+
     try:
+        with Console(stderr=True).status(f"enumerating and deduplicating {source} ..."):
+            items, info = prepare(config)
         with progress_bar(f"tracing {source}") as advance:
-            manifest = build(config, on_chunk=advance, on_items=advance.set_total)
+            advance.set_total(len(items))
+            run_chunks(config, items, advance)
+        manifest = finalize(config, info)
     except (SourceError, BuildError) as exc:
         raise fail(str(exc)) from None
     splits = ", ".join(f"{k} {v}" for k, v in manifest["splits"].items())
@@ -622,3 +656,178 @@ def serve(
         err=True,
     )
     run(create_app(backend, path.name), sock)
+
+
+# ---- evaluation: eval trace, eval output (issue 4, item 6) ------------------------
+
+eval_app = typer.Typer(
+    help="Measure a world model against the real interpreter.", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
+
+
+def _eval_backend(model: Path | None, endpoint: str | None, served_model: str | None):
+    """(backend, label for the report) from --model / --endpoint."""
+    from opencwm.world.backends import BackendError, connect
+
+    if model and endpoint:
+        raise fail("give --model or --endpoint, not both")
+    if endpoint:
+        try:
+            backend = connect(endpoint, served_model)
+        except BackendError as exc:
+            raise fail(str(exc)) from None
+        return backend, f"{endpoint} ({backend.model})"
+    path = _world_model_dir(model)
+    return _load_local_backend(path), str(path)
+
+
+def _sampling(max_tokens: int | None):
+    from opencwm.world.backends import Sampling
+
+    return Sampling() if max_tokens is None else Sampling(max_tokens=max_tokens)
+
+
+@eval_app.command("trace")
+def eval_trace(
+    data: Annotated[Path, typer.Option(help="A corpus built by `opencwm data build`.")],
+    model: Annotated[
+        Path | None, typer.Option(help="Model directory (HF layout); default models/cwm-tiny.")
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1."),
+    ] = None,
+    served_model: Annotated[
+        str | None, typer.Option(help="Model name at --endpoint (default: the one it serves).")
+    ] = None,
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    limit: Annotated[int | None, typer.Option(help="Evaluate the first N traces only.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Report (JSON); the PNG goes beside it. Default runs/eval-trace-TIME.json."
+        ),
+    ] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(help="Cap on free-running frames (default 2n + 16 per trace).")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Tokens the model may write per frame (default 512).")
+    ] = None,
+    teacher_forced: Annotated[
+        bool, typer.Option(help="Score one-step predictions from the true prefix.")
+    ] = True,
+    free_running: Annotated[bool, typer.Option(help="Score whole rollouts.")] = True,
+) -> None:
+    """Teacher-forced and free-running accuracy on a corpus split, by source, value type and length."""
+    import json
+    import time
+
+    from rich.console import Console
+
+    from opencwm.data.progress import progress_bar
+    from opencwm.eval import EvalError
+    from opencwm.eval.report import plot_by_length, tables
+    from opencwm.eval.trace_eval import TraceEvalConfig, evaluate, load_cases
+    from opencwm.world.backends import BackendError
+
+    if not (teacher_forced or free_running):
+        raise fail("nothing to do: both --no-teacher-forced and --no-free-running given")
+    try:
+        load_cases(data, split, 1)  # a bad corpus fails before the model loads
+    except EvalError as exc:
+        raise fail(str(exc)) from None
+    backend, label = _eval_backend(model, endpoint, served_model)
+    config = TraceEvalConfig(
+        data=data,
+        split=split,
+        limit=limit,
+        sampling=_sampling(max_tokens),
+        max_frames=max_frames,
+        teacher_forced=teacher_forced,
+        free_running=free_running,
+        model=label,
+    )
+    out = out or Path("runs") / f"eval-trace-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with progress_bar(f"evaluating on {data.name}/{split}", failures=False) as advance:
+            report = evaluate(
+                config, backend, on_start=advance.set_total, on_case=lambda _: advance(1)
+            )
+    except (EvalError, BackendError) as exc:
+        raise fail(str(exc)) from None
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    plot = out.with_suffix(".png")
+    plot_by_length(report, plot)
+    console = Console()
+    for table in tables(report):
+        console.print(table)
+    typer.echo(f"report: {out}; accuracy vs trace length: {plot}")
+
+
+@eval_app.command("output")
+def eval_output(
+    data: Annotated[
+        Path, typer.Option(help="CRUXEval-format JSON Lines: code, input, output, id.")
+    ],
+    model: Annotated[
+        Path | None, typer.Option(help="Model directory (HF layout); default models/cwm-tiny.")
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1."),
+    ] = None,
+    served_model: Annotated[
+        str | None, typer.Option(help="Model name at --endpoint (default: the one it serves).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Evaluate the first N problems only.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write every prediction here (JSON).")] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(help="Stop a rollout after this many frames.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Tokens the model may write per frame (default 512).")
+    ] = None,
+) -> None:
+    """CRUXEval-O: predict f(input) by rollout, grade `assert OUTPUT == PREDICTION` in the sandbox; prints pass@1 last."""
+    import json
+    from dataclasses import replace
+
+    from opencwm.data.progress import progress_bar
+    from opencwm.eval import EvalError
+    from opencwm.eval.output_eval import (
+        OutputEvalConfig,
+        evaluate_outputs,
+        load_problems,
+        pass_line,
+    )
+    from opencwm.sandbox.bwrap import SandboxUnavailable
+    from opencwm.world.backends import BackendError
+    from opencwm.world.rollout import RolloutConfig
+
+    try:
+        load_problems(data, 1)  # a bad file fails before the model loads
+    except EvalError as exc:
+        raise fail(str(exc)) from None
+    backend, label = _eval_backend(model, endpoint, served_model)
+    rollout = RolloutConfig(sampling=_sampling(max_tokens))
+    if max_frames is not None:
+        rollout = replace(rollout, max_frames=max_frames)
+    config = OutputEvalConfig(data=data, limit=limit, rollout=rollout, model=label)
+    try:
+        with progress_bar(f"predicting {data.name}") as advance:
+            report = evaluate_outputs(
+                config,
+                backend,
+                on_start=advance.set_total,
+                on_item=lambda item: advance(1, failed=not item["passed"]),
+            )
+    except (EvalError, BackendError, SandboxUnavailable) as exc:
+        raise fail(str(exc)) from None
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        typer.echo(f"predictions: {out}")
+    typer.echo(pass_line(report))

@@ -84,12 +84,13 @@ def parse_frame(text: str) -> tuple[str, dict[str, str] | None, str, str | None]
     if event in ("call", "line"):
         try:
             locals_ = json.loads(head)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # deep nesting: RecursionError
             raise TraceFormatError(f"{event} frame locals are not JSON: {exc}") from None
         if not isinstance(locals_, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in locals_.items()
         ):
             raise TraceFormatError(f"{event} frame locals must map names to strings")
+        _check_unicode([*locals_, *locals_.values()], f"{event} frame locals")
     elif head:
         raise TraceFormatError(f"{event} frame has locals")
     source, sep, arg_text = rest.partition(T.ARG_SEP)
@@ -101,13 +102,26 @@ def parse_frame(text: str) -> tuple[str, dict[str, str] | None, str, str | None]
             raise TraceFormatError(f"{event} frame has no {T.ARG_SEP}")
         try:
             arg = json.loads(arg_text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise TraceFormatError(f"{event} frame value is not JSON: {exc}") from None
         if not isinstance(arg, str):
             raise TraceFormatError(f"{event} frame value must be a JSON string")
+        _check_unicode([arg], f"{event} frame value")
     elif sep:
         raise TraceFormatError(f"{event} frame has a value")
     return event, locals_, source[:-1], arg
+
+
+def _check_unicode(texts: list[str], what: str) -> None:
+    """JSON's `\\udXXX` escapes can make lone surrogates, which no repr
+    shows and no tokenizer encodes: reject them here, not in the next prompt."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise TraceFormatError(
+                f"{what}: a lone surrogate character (a \\udXXX escape)"
+            ) from None
 
 
 def resolve_locals(raw: dict[str, str], prev: Frame | None) -> dict[str, str]:

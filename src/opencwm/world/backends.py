@@ -43,16 +43,22 @@ class Backend(Protocol):
 class LocalBackend:
     """A model directory in HF layout, run with transformers on CPU or GPU."""
 
-    def __init__(self, path: str, device: str | None = None) -> None:
+    def __init__(self, path: str, device: str | None = None, cpu_threads: int | None = 1) -> None:
+        """`cpu_threads`: decoding one sequence with a small model gains little
+        from more threads and loses much when cores are shared (measured 20x
+        slower with 2 threads on a busy 2-core machine); None keeps torch's."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.torch = torch
+        if cpu_threads and not torch.cuda.is_available():
+            torch.set_num_threads(cpu_threads)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModelForCausalLM.from_pretrained(path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device).eval()
         self.context_tokens = int(self.model.config.max_position_embeddings)
+        self._window = getattr(self.model.config, "sliding_window", None) or float("inf")
         self.stop_ids = {self.tokenizer.convert_tokens_to_ids(t) for t in STOPS}
         self._ids: list[int] = []  # tokens whose keys/values are in the cache
         self._cache = None
@@ -75,7 +81,9 @@ class LocalBackend:
             if n == len(ids) == len(self._ids):
                 return self._next_logits
             n = min(n, len(ids) - 1)  # at least one new token, for its logits
-            if n < len(self._ids):
+            if n < len(self._ids) and len(self._ids) >= self._window:
+                n = 0  # sliding-window layers have dropped keys a cut-back cache would need
+            if 0 < n < len(self._ids):
                 self._cache.crop(n - len(self._ids))
         if n == 0:
             self._cache = DynamicCache(config=self.model.config)
@@ -98,9 +106,21 @@ class LocalBackend:
             out.append(tok)
             if tok in self.stop_ids:
                 break
-            ids = ids + [tok]
-            logits = self._feed(ids)
+            logits = self._extend(tok) if self.reuse_cache else self._feed([*ids, *out])
         return self.tokenizer.decode(out, skip_special_tokens=False)
+
+    def _extend(self, tok: int):
+        """Logits after one more token: the cache already holds everything before it."""
+        with self.torch.no_grad():
+            out = self.model(
+                input_ids=self.torch.tensor([[tok]], device=self.device),
+                cache=self._cache,
+                use_cache=True,
+            )
+        self._cache = out.cache
+        self._ids.append(tok)
+        self._next_logits = out.logits[0, -1]
+        return self._next_logits
 
 
 def _pick(torch, logits, s: Sampling, gen) -> int:
@@ -162,3 +182,36 @@ class EndpointBackend:
             stop = choice.get("stop_reason")
             text += stop if isinstance(stop, str) and stop in STOPS else T.FRAME_SEP
         return text
+
+
+def connect(url: str, model: str | None = None, timeout_s: float = 60.0) -> EndpointBackend:
+    """An `EndpointBackend` for the server at `url`, set up from its
+    `/v1/models`: the model (the only one served, or `model`, checked) and
+    its context length (vLLM's and `opencwm serve`'s `max_model_len`), so
+    the rollout's window policy knows the real limit. One-line
+    `BackendError` when the server is down or does not serve `model`."""
+    import httpx
+
+    base = url.rstrip("/").removesuffix("/completions").removesuffix("/v1")
+    wait = min(timeout_s, 10.0)
+    try:
+        r = httpx.get(f"{base}/v1/models", timeout=wait)
+        r.raise_for_status()
+        cards = [c for c in r.json()["data"] if isinstance(c, dict) and "id" in c]
+    except httpx.TimeoutException:
+        raise BackendError(f"{base}/v1/models did not answer within {wait:g}s") from None
+    except httpx.HTTPError as exc:
+        raise BackendError(f"cannot reach {base}/v1/models: {exc}") from None
+    except (ValueError, KeyError, TypeError):
+        raise BackendError(f"{base}/v1/models sent a reply that is not a model list") from None
+    names = [str(c["id"]) for c in cards]
+    if model is None and len(names) != 1:
+        raise BackendError(f"{base} serves {len(names)} models; pick one: {', '.join(names)}")
+    model = model if model is not None else names[0]
+    if model not in names:
+        raise BackendError(f"{base} does not serve {model!r}; known: {', '.join(names)}")
+    card = cards[names.index(model)]
+    backend = EndpointBackend(base, model, timeout_s)
+    if isinstance(card.get("max_model_len"), int):
+        backend.context_tokens = card["max_model_len"]
+    return backend

@@ -45,6 +45,22 @@ def real_call_frame(source: str, entry: str | None, input: str) -> Trace:
     return trace_program(source, entry, input, config=TraceConfig(max_frames=1, timeout_s=10))
 
 
+def marked(source: str, entry: str | None) -> Trace:
+    """A frameless trace holding the context (the entry's `def` marked),
+    found without running anything: for a rollout whose arguments the model
+    invents, binding no arguments would fail. Status `failed` with the
+    reason if the program does not parse or has no such entry."""
+    from opencwm.tracer import program
+
+    try:
+        tree = program.parse(source)
+        entry = program.resolve_entry(source, tree, entry)
+        context = program.with_marker(source, tree, entry)
+    except program.ProgramError as exc:
+        return Trace(source, entry or "", status="failed", reason=str(exc))
+    return Trace(context, entry, status="truncated", reason="not run")
+
+
 class Imagined:
     """An execution the model imagines, advanced one frame at a time.
 
@@ -61,6 +77,8 @@ class Imagined:
         self.ended = False
         self._prompt_head = prompt_text(context)
         self._start = 0  # first frame kept in the prompt (window policy)
+        self._resolver: Resolver | None = None
+        self._placed_upto: list[Frame] = []
 
     @property
     def entry(self) -> str:
@@ -81,6 +99,15 @@ class Imagined:
         if self.backend.count_tokens(prompt) > budget:
             self._start = max(self._start, len(self.frames) - self.config.keep_frames)
             prompt = self.prompt()
+            # Fewer than `keep_frames` when those do not fit, with a quarter of the
+            # budget to spare: each cut re-encodes the whole window, so cutting
+            # only just below the budget would re-encode it at every step.
+            while (
+                self.backend.count_tokens(prompt) > budget * 3 // 4
+                and self._start < len(self.frames) - 1
+            ):
+                self._start += 1
+                prompt = self.prompt()
         return prompt
 
     def _placed(self) -> list[Frame]:
@@ -108,6 +135,25 @@ class Imagined:
                 self.ended = True
         return step
 
+    def _resolver_after(self, frames: list[Frame]) -> Resolver:
+        """A resolver that has placed exactly `frames`. Kept between steps, so
+        a rollout places each frame once (not the whole prefix every step);
+        rebuilt when the frames were edited (the debugger's back / set)."""
+        done = self._placed_upto
+        if (
+            self._resolver is None
+            or len(done) != len(frames)
+            or any(
+                a is not b
+                for a, b in zip(done[-3:], frames[len(frames) - len(done[-3:]) :], strict=True)
+            )
+        ):
+            self._resolver = Resolver(self.context)
+            for f in frames:
+                _place(self._resolver, f)
+            self._placed_upto = list(frames)
+        return self._resolver
+
     def _parse(self, reply: str) -> Step:
         if not reply.endswith(T.FRAME_SEP):
             return Step(None, reply, "the reply does not end with <|frame_sep|>")
@@ -115,11 +161,11 @@ class Imagined:
             event, raw, source, arg = parse_frame(reply[: -len(T.FRAME_SEP)])
             prev = self.frames[-1] if self.frames else None
             locals_ = resolve_locals(raw, prev) if raw is not None else {}
-            resolver = Resolver(self.context)
-            for f in self.frames:
-                _place(resolver, f)
+            resolver = self._resolver_after(self.frames)
             line, func, depth = resolver.place(event, source, locals_)
-            return Step(Frame(event, line, source, func, depth, locals_, arg), reply)
+            frame = Frame(event, line, source, func, depth, locals_, arg)
+            self._placed_upto.append(frame)
+            return Step(frame, reply)
         except (TraceFormatError, AssertionError) as exc:
             return Step(None, reply, str(exc).splitlines()[0])
 
@@ -151,7 +197,9 @@ def rollout(
 ) -> tuple[Trace, list[Step]]:
     """Predict the whole execution. `input=None` lets the model invent the
     arguments (it writes the call frame too)."""
-    real = real_call_frame(source, entry, input or "")
+    real = real_call_frame(source, entry, input) if input is not None else marked(source, entry)
+    if input is None and real.entry == MODULE_ENTRY and real.status != "failed":
+        real = real_call_frame(source, entry, "")  # a script: its frame needs no arguments
     if real.status == "failed":
         return real, []
     world = Imagined(real.source, backend, config)
@@ -163,6 +211,14 @@ def rollout(
         first = world.step(force="call")
         if first.frame is None:
             return world.trace(f"invalid call frame: {first.error}"), world.steps
+    return run_on(world)
+
+
+def run_on(world: Imagined) -> tuple[Trace, list[Step]]:
+    """Let the model continue `world` until the entry returns or raises, it
+    writes a frame that does not parse, or `max_frames` is reached (an
+    evaluator starts here from a recorded call frame, without the sandbox)."""
+    config = world.config
     while not world.ended and len(world.frames) < config.max_frames:
         step = world.step()
         if step.frame is None and not world.ended:
