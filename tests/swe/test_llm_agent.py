@@ -1,0 +1,168 @@
+"""The LLM agent against a real OpenAI-compatible server on 127.0.0.1.
+
+The server (FastAPI under uvicorn, in a thread) replays scripted replies
+and records what it was sent, so the test sees the exact HTTP exchange a
+vLLM or OpenAI endpoint would.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from opencwm.swe.agents import LLMAgent, ModelError, OpenAIModel, hunks
+from opencwm.swe.runner import run_episode
+
+fastapi = pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+
+
+class ReplayServer:
+    """POST /v1/chat/completions answers the next scripted message."""
+
+    def __init__(self) -> None:
+        self.script: list[dict] = []
+        self.requests: list[dict] = []
+        app = fastapi.FastAPI()
+
+        @app.get("/v1/models")
+        def models() -> dict:
+            return {"object": "list", "data": [{"id": "replay", "object": "model"}]}
+
+        @app.post("/v1/chat/completions")
+        def chat(body: dict) -> dict:
+            self.requests.append(body)
+            message = self.script.pop(0) if self.script else {"content": "<tool: submit>\n</tool>"}
+            return {
+                "id": f"cmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": None, **message}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            }  # fmt: skip
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> ReplayServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.server.started, "the replay server did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+
+@pytest.fixture
+def server():
+    with ReplayServer() as s:
+        yield s
+
+
+@pytest.fixture
+def model(server):
+    m = OpenAIModel(server.url, "replay")
+    yield m
+    m.close()
+
+
+def gold_edit(task) -> tuple[str, str, str]:
+    path = task.meta["path"]
+    old, new = hunks(task.patch)[0]
+    return path, old, new
+
+
+def test_text_agent_fixes_a_task_through_the_server(server, model, numbers_task, make_env):
+    path, old, new = gold_edit(numbers_task)
+    server.script = [
+        {"content": "Let me look first.\n<tool: view>\n" + path + "\n</tool>"},
+        {"content": "no tool this time"},
+        {
+            "content": f"<tool: edit>\n{path}\n<<<<<<< SEARCH\n{old}\n=======\n{new}\n"
+            ">>>>>>> REPLACE\n</tool>"
+        },
+        {"content": "<tool: bash>\npython -m pytest -q tests 2>&1 | tail -1\n</tool>"},
+        {"content": "<tool: submit>\n</tool>"},
+    ]
+    traj = run_episode(make_env(), LLMAgent(model), numbers_task, "llm")
+    assert traj["resolved"] and traj["reward"] == 1.0, traj.get("verdict")
+    assert [t.get("tool") for t in traj["turns"]] == ["view", None, "edit", "bash", "submit"]
+    assert "no tool call found" in traj["turns"][1]["format_error"]
+    first, last = server.requests[0], server.requests[-1]
+    assert first["model"] == "replay" and "tools" not in first
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]
+    assert "<tool: bash>" in first["messages"][0]["content"]
+    assert len(last["messages"]) == 2 + 2 * 4  # each turn: our reply, then its observation
+    assert "Format error" in last["messages"][5]["content"]
+
+
+def test_function_calling_agent_gets_tool_results_by_call_id(server, model, numbers_task, make_env):
+    import json
+
+    path, old, new = gold_edit(numbers_task)
+
+    def call(i: int, name: str, args: str) -> dict:
+        return {"tool_calls": [{"id": f"call_{i}", "type": "function",
+                                "function": {"name": name, "arguments": args}}]}  # fmt: skip
+
+    server.script = [
+        call(0, "bash", json.dumps({"command": "ls"})),
+        call(1, "edit", json.dumps({"path": path, "search": old, "replace": new})),
+        call(2, "submit", "{}"),
+    ]
+    traj = run_episode(make_env(), LLMAgent(model, "functions"), numbers_task, "llm")
+    assert traj["resolved"], traj.get("verdict")
+    second = server.requests[1]
+    assert second["tools"][0]["function"]["name"] == "bash"
+    assert second["messages"][-2]["tool_calls"][0]["id"] == "call_0"
+    assert second["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_0",
+        "content": second["messages"][-1]["content"],
+    }
+    assert "tinylib" in second["messages"][-1]["content"]
+
+
+def test_a_dead_endpoint_is_one_clear_line(built):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    model = OpenAIModel(f"http://127.0.0.1:{port}", "m", timeout_s=5)
+    with pytest.raises(ModelError, match=r"cannot reach http://127.0.0.1:\d+/v1.*server running"):
+        model.ping()
+    with pytest.raises(ModelError, match="cannot reach") as err:
+        model.chat([{"role": "user", "content": "hi"}])
+    model.close()
+    assert "\n" not in str(err.value)
+    r = subprocess.run(
+        [sys.executable, "-m", "opencwm", "swe", "run", "--tasks", str(built[2] / "tasks.jsonl"),
+         "--agent", "llm", "--endpoint", f"http://127.0.0.1:{port}/v1", "--model", "m"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_http_errors_and_non_completions_are_model_errors(server):
+    model = OpenAIModel(server.url.replace("/v1", "/nope"), "m")
+    with pytest.raises(ModelError, match="HTTP 404"):
+        model.chat([{"role": "user", "content": "hi"}])
+    model.close()
