@@ -37,7 +37,7 @@ def render(table) -> str:
 def test_first_divergence():
     assert first_divergence(REAL.frames, REAL.frames) is None
     assert first_divergence(REAL.frames, [CALL, L2, replace(L3, locals={"n": "2", "s": "4"})]) == 2
-    assert first_divergence(REAL.frames, [CALL, replace(L2, line=3)]) == 1
+    assert first_divergence(REAL.frames, [CALL, replace(L2, line=3, source=L3.source)]) == 1
     assert first_divergence(REAL.frames, [CALL, L2, L3, replace(RET, arg="4")]) == 3
     assert first_divergence(REAL.frames, [CALL, L2]) == 2  # stopped early
     assert first_divergence(REAL.frames[:2], REAL.frames) == 2  # ran on
