@@ -52,31 +52,50 @@ def main() -> None:
     runs = {}
     for name, workers, ray in (("local x1", 1, False), ("local x2", 2, False), ("ray x2", 2, True)):
         runs[name] = timed_build(source, tmp / name.replace(" ", "_"), items_file, workers, ray)
-        print(f"{name:9s} {n} items in {runs[name]:6.1f} s = {n / runs[name]:6.1f} items/s",
-              flush=True)
+        print(
+            f"{name:9s} {n} items in {runs[name]:6.1f} s = {n / runs[name]:6.1f} items/s",
+            flush=True,
+        )
     speedup = runs["local x1"] / runs["local x2"]
     ray_ratio = runs["ray x2"] / runs["local x2"]
-    print(f"\nper worker (1 worker): {n / runs['local x1']:.1f} items/s "
-          f"({2 * n / runs['local x1']:.1f} traces/s with the determinism re-run)")
+    print(
+        f"\nper worker (1 worker): {n / runs['local x1']:.1f} items/s "
+        f"({2 * n / runs['local x1']:.1f} traces/s with the determinism re-run)"
+    )
     print(f"speed-up 1 -> 2 workers: {speedup:.2f}x (target >= 1.7x)")
     print(f"Ray / local at 2 workers: {ray_ratio:.2f}x the time (target <= 1.15x)")
     result = {
-        "benchmark": "corpus_pipeline", "items": n,
+        "benchmark": "corpus_pipeline",
+        "items": n,
         "items_per_s_1_worker": round(n / runs["local x1"], 1),
         "items_per_s_2_workers": round(n / runs["local x2"], 1),
         "items_per_s_ray_2": round(n / runs["ray x2"], 1),
-        "speedup_1_to_2": round(speedup, 2), "ray_time_over_local": round(ray_ratio, 3),
+        "speedup_1_to_2": round(speedup, 2),
+        "ray_time_over_local": round(ray_ratio, 3),
     }
     if args.full:
         out = tmp / "full"
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "opencwm", "data", "build", "--source",
-                        f"synthetic:{args.full}", "--out", str(out), "--workers", "2"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "opencwm",
+                "data",
+                "build",
+                "--source",
+                f"synthetic:{args.full}",
+                "--out",
+                str(out),
+                "--workers",
+                "2",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         full = time.perf_counter() - start
         manifest = json.loads((out / "manifest.json").read_text())
-        print(f"full build synthetic:{args.full}: {full / 60:.1f} min, "
-              f"splits {manifest['splits']}")
+        print(f"full build synthetic:{args.full}: {full / 60:.1f} min, splits {manifest['splits']}")
         result["full_build_items"] = args.full
         result["full_build_minutes"] = round(full / 60, 2)
     shutil.rmtree(tmp, ignore_errors=True)

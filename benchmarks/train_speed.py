@@ -26,9 +26,17 @@ import torch
 def ours(data: str, out: Path, args) -> float:
     from opencwm.model.train import TrainConfig, train
 
-    c = TrainConfig(data=data, out=str(out), preset=args.preset, steps=args.steps,
-                    batch_size=args.batch_size, block=args.block, warmup=5,
-                    eval_every=10**9, save_every=10**9)
+    c = TrainConfig(
+        data=data,
+        out=str(out),
+        preset=args.preset,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        block=args.block,
+        warmup=5,
+        eval_every=10**9,
+        save_every=10**9,
+    )
     last = train(c)
     return last["tokens_per_s"]
 
@@ -59,11 +67,21 @@ def trainer_baseline(data: str, out: Path, args) -> float:
             return {"input_ids": x, "labels": labels}
 
     targs = TrainingArguments(
-        output_dir=str(out / "trainer"), per_device_train_batch_size=args.batch_size,
-        max_steps=args.steps, learning_rate=2e-3, lr_scheduler_type="cosine",
-        warmup_steps=5, weight_decay=0.1, max_grad_norm=1.0, adam_beta2=0.95,
-        logging_steps=10**9, save_strategy="no", report_to=[], use_cpu=True,
-        dataloader_num_workers=0, disable_tqdm=True,
+        output_dir=str(out / "trainer"),
+        per_device_train_batch_size=args.batch_size,
+        max_steps=args.steps,
+        learning_rate=2e-3,
+        lr_scheduler_type="cosine",
+        warmup_steps=5,
+        weight_decay=0.1,
+        max_grad_norm=1.0,
+        adam_beta2=0.95,
+        logging_steps=10**9,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=targs, train_dataset=Rows())
     start = time.perf_counter()
@@ -87,12 +105,24 @@ def main() -> None:
     print(f"{'loop':20s} {'tokens/s':>10s}")
     print(f"{'opencwm train':20s} {a:10.0f}")
     print(f"{'transformers.Trainer':20s} {b:10.0f}")
-    print(f"ratio {a / b:.2f}x (target >= 1.2x); peak RSS {rss:.0f} MiB; "
-          f"{torch.get_num_threads()} torch threads")
+    print(
+        f"ratio {a / b:.2f}x (target >= 1.2x); peak RSS {rss:.0f} MiB; "
+        f"{torch.get_num_threads()} torch threads"
+    )
     shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps({"benchmark": "train_speed", "preset": args.preset, "steps": args.steps,
-                      "ours_tokens_per_s": round(a), "trainer_tokens_per_s": round(b),
-                      "ratio": round(a / b, 2), "peak_rss_mib": round(rss)}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "train_speed",
+                "preset": args.preset,
+                "steps": args.steps,
+                "ours_tokens_per_s": round(a),
+                "trainer_tokens_per_s": round(b),
+                "ratio": round(a / b, 2),
+                "peak_rss_mib": round(rss),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
