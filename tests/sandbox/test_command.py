@@ -108,7 +108,7 @@ def test_tmp_is_private_and_size_capped(ws, tmp_path):
     # a Python installed under /tmp is bound read-only inside, so /tmp need not be empty;
     # but nothing else of the host's /tmp is visible
     assert out(r).startswith("hidden")
-    lines = out(r).split("\n")
+    lines = out(r).strip().split("\n")
     if command._bwrap_has_size():
         assert int(lines[-1].split()[1]) <= command.TMP_MB
 
