@@ -35,47 +35,12 @@ def torch_one_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def micro_model(tmp_path_factory: pytest.TempPathFactory, torch_one_thread: None) -> Path:
     """A model directory (HF layout) that has memorised the trace of total(3)."""
-    import torch
-    import torch.nn.functional as F
-    from transformers import CwmForCausalLM
-
-    from opencwm.model.presets import cwm_config
-    from opencwm.model.tokenizer import train_tokenizer
     from opencwm.trace.cwm import to_cwm
     from opencwm.tracer.api import trace_program
+    from opencwm.world.fake import memorised_model
 
     text = to_cwm(trace_program(SRC, ENTRY, MEMORISED))
-    tok = train_tokenizer([text] * 4, vocab_size=400)
-    config = cwm_config("tiny", tok)
-    for key, value in dict(
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        intermediate_size=128,
-        max_position_embeddings=1024,
-        sliding_window=1024,
-    ).items():
-        setattr(config, key, value)
-    config.layer_types = config.layer_types[:2]
-    torch.manual_seed(0)
-    model = CwmForCausalLM(config)
-    ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])  # (1, T)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    for _ in range(400):
-        logits = model(input_ids=ids[:, :-1], use_cache=False).logits  # (1, T-1, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), ids[0, 1:])
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        if loss.item() < 0.01:
-            break
-    assert loss.item() < 0.05, f"the micro model did not memorise its trace: loss {loss.item()}"
-    out = tmp_path_factory.mktemp("micro-cwm")
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return memorised_model(text, tmp_path_factory.mktemp("micro-cwm"))
 
 
 class Served:

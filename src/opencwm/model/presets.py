@@ -23,6 +23,10 @@ class Preset:
 
 
 PRESETS = {
+    # for tests and examples: fits one trace by heart in seconds on a CPU
+    "micro": Preset(
+        hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, context=1024, window=1024
+    ),
     "tiny": Preset(hidden=256, layers=4, heads=4, kv_heads=2, intermediate=768),
     "small": Preset(hidden=512, layers=8, heads=8, kv_heads=4, intermediate=1536),
     "base": Preset(hidden=768, layers=12, heads=12, kv_heads=4, intermediate=3072),

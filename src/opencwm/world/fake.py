@@ -12,6 +12,7 @@ backend re-tokenises prompts, so BPE boundary effects never show here).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import frame_text
@@ -80,3 +81,35 @@ def replay_replies(trace: Trace, skip_call: bool = True) -> list[str]:
 def perfect_backend(trace: Trace, **kwargs: object) -> ScriptedBackend:
     """A backend that imagines `trace` exactly (see `replay_replies`)."""
     return ScriptedBackend(replay_replies(trace), **kwargs)  # type: ignore[arg-type]
+
+
+def memorised_model(text: str, out: Path, max_steps: int = 400) -> Path:
+    """A real model directory (HF layout, `micro` preset) that has learnt one
+    CWM text by heart: the smallest model whose greedy rollout is known, so
+    tests can check real backends, servers and evaluators without training."""
+    import torch
+    import torch.nn.functional as F
+    from transformers import CwmForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    from opencwm.model.presets import cwm_config
+    from opencwm.model.tokenizer import train_tokenizer
+
+    hf_logging.disable_progress_bar()
+    tok = train_tokenizer([text] * 4, vocab_size=400)
+    torch.manual_seed(0)
+    model = CwmForCausalLM(cwm_config("micro", tok))
+    ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])  # (1, T)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(max_steps):
+        logits = model(input_ids=ids[:, :-1], use_cache=False).logits  # (1, T-1, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), ids[0, 1:])
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        if loss.item() < 0.01:
+            break
+    assert loss.item() < 0.05, f"the micro model did not memorise its text: loss {loss.item()}"
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
