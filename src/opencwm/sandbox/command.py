@@ -33,7 +33,6 @@ import os
 import queue
 import select
 import signal
-import site
 import subprocess
 import sys
 import threading
@@ -42,7 +41,13 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from opencwm.sandbox.bwrap import SANDBOX_ENV, SandboxUnavailable, bwrap_argv, find_bwrap
+from opencwm.sandbox.bwrap import (
+    SANDBOX_ENV,
+    SandboxUnavailable,
+    bwrap_argv,
+    find_bwrap,
+    python_dirs,
+)
 from opencwm.sandbox.result import ExecutionResult, Limits
 
 WORKSPACE = "/workspace"
@@ -86,18 +91,6 @@ def claim_workspace(workspace: Path, uid: int | None = None) -> int | None:
                 os.lchown(path, uid, uid)
     os.lchown(workspace, uid, uid)
     return uid
-
-
-def python_install_dirs() -> list[str]:
-    """The interpreter, its stdlib and site-packages, read-only inside.
-
-    Unlike `bwrap.python_dirs()` this leaves out `sys.path` entries such as
-    the project checkout: its data directory may hold the hidden tests.
-    """
-    dirs = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    dirs.update(p for p in site.getsitepackages() if os.path.isdir(p))
-    out = sorted(d for d in dirs if not d.startswith(("/usr/", "/lib", "/bin", "/sbin", "/etc/")))
-    return [d for d in out if not any(d.startswith(o + "/") for o in out)]
 
 
 def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -327,7 +320,7 @@ def run_command(
         inner += [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
     outer = bwrap_argv(
         [*inner, *argv],
-        ro_binds=python_install_dirs(),
+        ro_binds=python_dirs(),
         rw_binds=[(str(workspace), WORKSPACE), *rw_binds],
         cwd=cwd,
     )
