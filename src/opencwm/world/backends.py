@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from opencwm.trace import tokens as T
+from opencwm.world.constrain import ActionConstraint, LineTrie, context_of
 
 STOPS = (T.FRAME_SEP, T.END_OF_TEXT)
 
@@ -23,6 +24,9 @@ class Sampling:
     top_p: float = 1.0
     seed: int = 0
     max_tokens: int = 512
+    constrain: bool = True
+    """Local models only: the action line must be one of the context's
+    lines (`constrain.py`). Endpoints decode freely."""
 
 
 class BackendError(RuntimeError):
@@ -64,6 +68,7 @@ class LocalBackend:
         self._cache = None
         self._next_logits = None
         self.reuse_cache = True
+        self._trie: tuple[str, LineTrie] | None = None  # for the last context seen
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -100,14 +105,36 @@ class LocalBackend:
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         gen = torch.Generator(device="cpu").manual_seed(sampling.seed)
         out: list[int] = []
+        guide = self._constraint(prompt) if sampling.constrain else None
         logits = self._feed(ids)
         for _ in range(sampling.max_tokens):
+            allowed = guide.allowed() if guide else None
+            if allowed is not None:
+                keep = logits[allowed]
+                logits = torch.full_like(logits, float("-inf"))
+                logits[allowed] = keep
             tok = _pick(torch, logits, sampling, gen)
             out.append(tok)
+            if guide:
+                guide.advance(tok)
             if tok in self.stop_ids:
                 break
             logits = self._extend(tok) if self.reuse_cache else self._feed([*ids, *out])
         return self.tokenizer.decode(out, skip_special_tokens=False)
+
+    def _constraint(self, prompt: str) -> ActionConstraint | None:
+        context = context_of(prompt)
+        if context is None:
+            return None
+        if self._trie is None or self._trie[0] != context:
+            tok = self.tokenizer.backend_tokenizer
+
+            def encode(lines: list[str]) -> list[list[int]]:
+                return [e.ids for e in tok.encode_batch(lines, add_special_tokens=False)]
+
+            self._trie = (context, LineTrie(context, encode))
+        action_sep = self.tokenizer.convert_tokens_to_ids(T.ACTION_SEP)
+        return ActionConstraint(self._trie[1], action_sep, prompt.endswith(T.ACTION_SEP))
 
     def _extend(self, tok: int):
         """Logits after one more token: the cache already holds everything before it."""
