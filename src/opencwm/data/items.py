@@ -26,6 +26,9 @@ class Item:
     input: str = ""
     stdin: str | None = None
     trace: Trace | None = field(default=None, repr=False)
+    label: str | None = None
+    """A labelled source's answer for this run (`halting`: "halts" or "loops");
+    None elsewhere. It becomes the row's `label` column."""
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opencwm.data.items import Item, item_key, split_of
-from opencwm.data.rows import KEPT, SCHEMA, table
+from opencwm.data.rows import SCHEMA, kept, table
 from opencwm.data.sources import items_from
 from opencwm.data.work import WorkConfig
 
@@ -139,7 +139,7 @@ def run_chunks(config: BuildConfig, items: list[Item], on_chunk: Progress | None
     for chunk_id, rows in backend(config, {i: chunks[i] for i in pending}):
         _write_table(part_path(config, chunk_id), table(rows))
         if on_chunk:
-            on_chunk(len(rows), sum(r["status"] not in KEPT for r in rows))
+            on_chunk(len(rows), sum(not kept(r) for r in rows))
 
 
 def finalize(config: BuildConfig, info: dict) -> dict:
@@ -149,7 +149,7 @@ def finalize(config: BuildConfig, info: dict) -> dict:
     rows.sort(key=lambda r: r["index"])
     groups: dict[str, list[dict]] = {s: [] for s in (*SPLITS, "rejected")}
     for r in rows:
-        if r["status"] in KEPT:
+        if kept(r):
             groups[split_of(r["program"], config.val_fraction, config.test_fraction)].append(r)
         else:
             groups["rejected"].append(r)
@@ -174,8 +174,7 @@ def finalize(config: BuildConfig, info: dict) -> dict:
 
 
 def _manifest(config: BuildConfig, info: dict, rows: list[dict], groups: dict) -> dict:
-    kept = [r for r in rows if r["status"] in KEPT]
-    lengths = sorted(r["n_frames"] for r in kept)
+    lengths = sorted(r["n_frames"] for r in rows if kept(r))
 
     def pct(q: float) -> int:
         return lengths[min(len(lengths) - 1, int(q * len(lengths)))] if lengths else 0

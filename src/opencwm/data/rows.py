@@ -12,7 +12,8 @@ from opencwm.trace.frame import Trace
 
 KEPT = ("returned", "raised")
 """Statuses of traces that go into the train/val/test splits; anything else
-(failed, truncated, nondeterministic) is kept as a `rejected` row with its reason."""
+(failed, truncated, nondeterministic) is kept as a `rejected` row with its reason,
+except a labelled run proven not to halt (see `kept`)."""
 
 SCHEMA = pa.schema(
     [
@@ -30,8 +31,16 @@ SCHEMA = pa.schema(
         ("output", pa.string()),
         ("status", pa.string()),
         ("reason", pa.string()),
+        ("label", pa.string()),  # labelled sources only (halting: "halts" / "loops")
     ]
 )
+
+
+def kept(row: dict) -> bool:
+    """Whether a row goes into train/val/test: a finished trace, or the cut
+    trace of a run its source labelled "loops" (the `halting` source keeps
+    only runs whose non-termination it has proven: docs/halting.md)."""
+    return row["status"] in KEPT or (row.get("label") == "loops" and row["status"] == "truncated")
 
 
 def make_row(index: int, item: Item, trace: Trace, status: str | None = None) -> dict:
@@ -50,6 +59,7 @@ def make_row(index: int, item: Item, trace: Trace, status: str | None = None) ->
         "output": trace.result,
         "status": status or trace.status,
         "reason": trace.reason,
+        "label": item.label,
     }
 
 

@@ -5,6 +5,7 @@ humaneval        the 164 HumanEval solutions on their tests' inputs
 pytest:PKG       functions of a PyPI package, as its test suite calls them
 jsonl:FILE       CRUXEval-format lines {"code", "input", "output", "id"}
 scripts:DIR      whole programs NAME.py with standard input NAME.in
+halting:N        N labelled (function, input) pairs, half halting, half not (docs/halting.md)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from opencwm.data.benchmarks import SourceError, humaneval_items, jsonl_items, script_items
 from opencwm.data.items import Item
 
-KNOWN = ("synthetic", "humaneval", "pytest", "jsonl", "scripts")
+KNOWN = ("synthetic", "humaneval", "pytest", "jsonl", "scripts", "halting")
 
 
 def items_from(spec: str, seed: int = 0, cache: Path | None = None) -> Iterator[Item]:
@@ -35,6 +36,10 @@ def items_from(spec: str, seed: int = 0, cache: Path | None = None) -> Iterator[
         yield from script_items(Path(_need(spec, arg, "DIR")))
     elif kind == "pytest":
         yield from _pytest_items(_need(spec, arg, "PKG"), cache)
+    elif kind == "halting":
+        from opencwm.halt.corpus import halting_items
+
+        yield from halting_items(_count(spec, arg), seed)
     else:
         raise SourceError(f"unknown source {kind!r}; known: {', '.join(KNOWN)}")
 
