@@ -73,6 +73,11 @@ class LocalBackend:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def forget(self) -> None:
+        """Drop the KV cache, so the next call encodes its whole prompt: the
+        baseline that `benchmarks/debug_step.py` measures prompt reuse against."""
+        self._ids, self._cache, self._next_logits = [], None, None
+
     def _feed(self, ids: list[int]):
         """Logits after `ids`, reusing the cache for the longest shared prefix."""
         torch = self.torch

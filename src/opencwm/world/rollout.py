@@ -115,13 +115,16 @@ class Imagined:
         resolver = Resolver(self.context)
         return [Frame(f.event, *_place(resolver, f), f.locals, f.arg) for f in self.frames]
 
-    def step(self, force: str | None = None) -> Step:
+    def step(self, force: str | None = None, sampling: Sampling | None = None) -> Step:
         """Ask for the next frame; `force` = an event ('line', 'return', ...)
-        whose token is put in the model's mouth (step into / over)."""
+        whose token is put in the model's mouth (step into / over);
+        `sampling` overrides the config's for this step (the debugger
+        resamples a frame the model got wrong)."""
         if self.ended:
             raise RuntimeError("the imagined execution has ended")
         head = T.EVENT_TOKENS[force] if force else ""
-        reply = head + self.backend.complete(self._fit_window() + head, self.config.sampling)
+        prompt = self._fit_window() + head
+        reply = head + self.backend.complete(prompt, sampling or self.config.sampling)
         if reply == T.END_OF_TEXT or (not self.frames and reply.endswith(T.END_OF_TEXT)):
             self.ended = True
             step = Step(None, reply)
@@ -134,6 +137,13 @@ class Imagined:
             if step.frame.event == "return" and step.frame.depth == 0:
                 self.ended = True
         return step
+
+    def truncate(self, n: int) -> None:
+        """Keep the first `n` frames (the debugger's `back`): the execution
+        is open again, and the window starts no later than the frames kept."""
+        del self.frames[n:]
+        self.ended = False
+        self._start = min(self._start, max(n - 1, 0))
 
     def _resolver_after(self, frames: list[Frame]) -> Resolver:
         """A resolver that has placed exactly `frames`. Kept between steps, so
