@@ -74,6 +74,20 @@ def sandbox() -> Iterator[Sandbox]:
     sb.close()
 
 
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance for the whole test session (tests/data, tests/rl)."""
+    ray = pytest.importorskip("ray")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=128 * 1024 * 1024,
+        log_to_driver=False,
+    )
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture
 def assert_nothing_left_running() -> Callable[..., None]:
     """Call it to assert that no sandboxed process survives (polls up to 3 s)."""

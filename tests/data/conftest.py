@@ -3,20 +3,6 @@ import json
 import pytest
 
 
-@pytest.fixture(scope="session")
-def ray_local():
-    """One local Ray instance for the whole test session."""
-    ray = pytest.importorskip("ray")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        object_store_memory=128 * 1024 * 1024,
-        log_to_driver=False,
-    )
-    yield ray
-    ray.shutdown()
-
-
 def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
