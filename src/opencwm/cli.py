@@ -658,6 +658,13 @@ def serve(
     run(create_app(backend, path.name), sock)
 
 
+# ---- the neural debugger (issue 5): its own module, registered here ---------------
+
+from opencwm.debug.cli import debug as _debug  # noqa: E402  (typer only: start-up stays light)
+
+app.command(name="debug")(_debug)
+
+
 # ---- evaluation: eval trace, eval output (issue 4, item 6) ------------------------
 
 eval_app = typer.Typer(
@@ -831,3 +838,19 @@ def eval_output(
         out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         typer.echo(f"predictions: {out}")
     typer.echo(pass_line(report))
+
+
+# ---- termination prediction (issue 8): its own module, registered here ----------
+
+from opencwm.halt.cli import eval_halt as _eval_halt  # noqa: E402  (typer only)
+from opencwm.halt.cli import halt as _halt  # noqa: E402
+
+app.command(name="halt")(_halt)
+eval_app.command("halt")(_eval_halt)
+
+
+# ---- asynchronous RL (issue 7): its own module, registered here -------------------
+
+from opencwm.rl.cli import rl as _rl  # noqa: E402  (typer only: start-up stays light)
+
+app.command(name="rl")(_rl)
