@@ -56,6 +56,9 @@ class EnvConfig:
     """Every reset/step runs under this wall-clock limit."""
     turns: int = 1
     """latency env: policy turns per episode."""
+    prompt_chars: int = 0
+    """latency env: filler text in the first observation (a long prompt costs
+    the learner a forward and backward pass, the sampler one forward)."""
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     world_model: str | None = None
     """imagined envs: the world model directory (default: the policy's start)."""

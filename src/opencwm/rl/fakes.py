@@ -38,8 +38,11 @@ class LatencyEnv:
 
     stops = DEFAULT_STOPS
 
-    def __init__(self, latency: LatencyConfig, turns: int = 1, seed: int = 0) -> None:
+    def __init__(
+        self, latency: LatencyConfig, turns: int = 1, seed: int = 0, prompt_chars: int = 0
+    ) -> None:
         self.latency = latency
+        self.filler = ("def f(x):\n    return x + 1\n" * (prompt_chars // 28 + 1))[:prompt_chars]
         self.turns = turns
         self.seed = seed
         self.written = ""
@@ -49,7 +52,9 @@ class LatencyEnv:
         self.turn = 0
         self.written = ""
         self.slept = self._sleep()
-        return Transition(f"{T.BEGIN_OF_TEXT}{T.TRACE_CONTEXT_START}{task['id']}{T.FRAME_SEP}")
+        return Transition(
+            f"{T.BEGIN_OF_TEXT}{T.TRACE_CONTEXT_START}{self.filler}{task['id']}{T.FRAME_SEP}"
+        )
 
     def _sleep(self) -> float:
         s = draw_latency(self.latency, self.rng)

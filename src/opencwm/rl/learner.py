@@ -53,12 +53,14 @@ class Learner:
         adv = torch.zeros(len(trajs))
         if keep.any():
             adv[keep] = group_advantages(rewards[keep], gids[keep], lc.normalize_std)
-        L = max(len(t.ids) for t in trajs)
+        L = max(2, *(len(t.ids) for t in trajs))
         ids = torch.full((len(trajs), L), self.pad, dtype=torch.long)
         mask = torch.zeros(len(trajs), L - 1)
         behav = torch.zeros(len(trajs), L - 1)
         for i, t in enumerate(trajs):
             n = len(t.ids)
+            if n < 2:  # the environment failed before the first observation
+                continue
             ids[i, :n] = torch.tensor(t.ids)
             if ok[i]:
                 mask[i, : n - 1] = torch.tensor(t.mask[1:], dtype=torch.float32)
@@ -85,6 +87,7 @@ class Learner:
             "grad_norm": float(grad_norm),
             "reward": float(rewards[keep].mean()) if keep.any() else 0.0,
             "env_failures": len(trajs) - int(keep.sum()),
+            "failure_reasons": dict(Counter(t.failed[:80] for t in trajs if t.failed)),
             "tokens_trained": stats.tokens,
             "tokens_in_batch": int(sum(len(t.ids) for t in trajs)),
             "iw_mean": stats.weight_mean,

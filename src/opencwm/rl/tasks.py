@@ -101,7 +101,7 @@ def make_env(cfg: EnvConfig, seed: int = 0, world_backend: object | None = None)
     from opencwm.rl.fakes import CrashingEnv, HangingEnv, LatencyEnv
 
     if cfg.kind == "latency":
-        return LatencyEnv(cfg.latency, cfg.turns, seed)
+        return LatencyEnv(cfg.latency, cfg.turns, seed, cfg.prompt_chars)
     if cfg.kind == "hang":
         return HangingEnv(hang_s=max(60.0, 4 * cfg.timeout_s), turns=cfg.turns, seed=seed)
     if cfg.kind == "crash":
