@@ -11,6 +11,15 @@ if ! command -v bwrap >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# Debian's chromium and its driver: the debugger's browser test drives them
+# (never a downloaded browser). Optional elsewhere: that test skips without them.
+if ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "note: the browser test needs chromium and chromium-driver (apt-get install chromium chromium-driver)" >&2
+  fi
+fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

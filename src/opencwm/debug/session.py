@@ -110,6 +110,11 @@ class Session:
             self.entry = program.resolve_entry(source, self.tree, entry)
             if input is not None and self.entry != MODULE_ENTRY:
                 program.check_input(input)
+            if input and self.entry == MODULE_ENTRY:
+                raise program.ProgramError(
+                    "arguments given, but nothing marks an entry function: the whole script "
+                    "would run (pass --entry FUNCTION, or mark it # << START_OF_TRACE)"
+                )
         except program.ProgramError as exc:
             raise DebugError(str(exc)) from None
         self.source = source
