@@ -101,12 +101,12 @@ def state_gaps(source: str) -> tuple[str | None, frozenset[int]]:
         tree = ast.parse(source)
     except (SyntaxError, ValueError) as exc:
         return f"the program does not parse ({exc.__class__.__name__})", frozenset()
-    for stmt in tree.body:
-        why = _module_statement_gap(stmt)
-        if why:
-            return why, frozenset()
     for node in ast.walk(tree):
         why = _node_gap(node)
+        if why:
+            return why, frozenset()
+    for stmt in tree.body:
+        why = _module_statement_gap(stmt)
         if why:
             return why, frozenset()
     lines: set[int] = set()
