@@ -3,7 +3,8 @@ imagined-feedback variants.
 
 A task is a function and an input (`code`, `entry`, `input`, from a corpus
 row or a CRUXEval-format line). An `Executor` says what happens when it
-runs: `RealExecutor` traces it in the sandbox, `ImaginedExecutor` asks a
+runs: `RealExecutor` traces it in the sandbox (a corpus row's recorded
+execution, made in the sandbox by the build, is used as it is), `ImaginedExecutor` asks a
 world model to roll it out (`world.rollout`). The environments only see
 the executor, so any of them becomes an *imagined-feedback* environment by
 swapping it (`ImaginedEnv`), the seed's "imagine actions, receive imagined
@@ -27,6 +28,7 @@ frames exactly as `opencwm eval` does.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from functools import lru_cache
@@ -119,10 +121,14 @@ class _ExecEnv:
 
     def reset(self, task: dict) -> Transition:
         self.task = task
-        start = call_frame(task["code"], task.get("entry", "f"), task["input"])
-        if start.status == "failed" or not start.frames:
-            raise ValueError(f"task {task.get('id')} cannot start: {start.reason}")
-        self.context, self.first = start.source, start.frames[0]
+        if "frames" in task:  # a corpus row: its recorded execution starts the episode
+            self.context = task["context"]
+            self.first = Frame.from_dict(json.loads(task["frames"])[0])
+        else:
+            start = call_frame(task["code"], task.get("entry", "f"), task["input"])
+            if start.status == "failed" or not start.frames:
+                raise ValueError(f"task {task.get('id')} cannot start: {start.reason}")
+            self.context, self.first = start.source, start.frames[0]
         prompt = prompt_text(self.context) + frame_text(self.first, None)
         if self.answer == "direct":
             prompt += T.RETURN_SEP
@@ -130,6 +136,10 @@ class _ExecEnv:
 
     def _executed(self) -> tuple[Trace, float]:
         t0 = time.monotonic()
+        if isinstance(self.executor, RealExecutor) and "frames" in self.task:
+            # Recorded by the corpus build, in the sandbox: the same real execution.
+            frames = [Frame.from_dict(d) for d in json.loads(self.task["frames"])]
+            return Trace(self.context, self.task.get("entry", "f"), frames), 0.0
         trace = self.executor.run(
             self.task["code"], self.task.get("entry", "f"), self.task["input"]
         )

@@ -1,7 +1,8 @@
 """Which tasks a run draws from, and the environment each episode runs in.
 
 Tasks come from a corpus directory (Parquet rows; `split` picks the split,
-rows of status `returned` with at most `max_frames` frames and short code)
+rows of status `returned` with at most `max_frames` frames and short code;
+the row's recorded execution comes along, so nothing is traced again)
 or a CRUXEval-format JSONL file (split by line: every fifth line is held
 out as `test`, the rest is `train`). The order a run sees them in is a
 pure function of (seed, group index), so a resumed or replayed run sees
@@ -61,13 +62,21 @@ def load_tasks(cfg: EnvConfig, split: str, limit: int | None = None) -> list[dic
 
 
 def _task(row: dict, default_id: str = "") -> dict:
-    return {
+    """A task; corpus rows also carry their recorded execution (`context`,
+    `frames`), so episodes need no sandbox run to start or to be scored."""
+    task = {
         "id": str(row.get("id", default_id)),
         "code": row["code"],
         "entry": row.get("entry") or "f",
         "input": row["input"],
         "output": row.get("output"),
     }
+    if row.get("cwm") and row.get("frames"):
+        from opencwm.trace.cwm import split_context
+
+        task["context"] = split_context(row["cwm"])[0]
+        task["frames"] = row["frames"]
+    return task
 
 
 def task_for(tasks: list[dict], seed: int, group: int) -> dict:
