@@ -107,8 +107,10 @@ def loop_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_halt_with_a_model_that_imagines_the_cycle(cycle_file: Path, loop_model: Path):
-    r = opencwm("halt", str(cycle_file), "--entry", "f", "--model", str(loop_model))
+def test_halt_with_a_model_that_imagines_the_cycle(tmp_path: Path, loop_model: Path):
+    path = tmp_path / "cycle.py"
+    path.write_text(CYCLE)  # the very context the model memorised
+    r = opencwm("halt", str(path), "--entry", "f", "--input", "5", "--model", str(loop_model))
     assert r.returncode == 0, r.stderr
     world, execution = r.stdout.strip().splitlines()
     assert world.startswith(
