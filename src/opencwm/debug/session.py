@@ -412,7 +412,10 @@ class Session:
         cf_from = len(frames)
         if self.truth and not self.real_world:
             cf_from = self._counterfactual_from()
-            trace = self.truth_trace()
+            try:
+                trace = self.truth_trace()
+            except DebugError:  # e.g. invented arguments that are no Python: nothing beside
+                trace = None
             if trace is not None:
                 for i, pos in enumerate(align(trace.frames, self.forced)):
                     if pos is not None and i < cf_from:
