@@ -193,16 +193,18 @@ def test_opencwm_debug_on_the_real_world(env, tmp_path):
     assert t.close() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (bundled_model() / "config.json").exists(), reason="no bundled model")
 def test_opencwm_debug_with_the_bundled_model(env, tmp_path):
     """Smoke: the real model answers (a frame or an invalid one: a tiny
-    model's text), and the session survives either."""
+    model's text), and the session survives either. Slow: torch and the
+    model load in the child (5 s on a quiet machine, minutes on a busy one)."""
     prog = tmp_path / "prog.py"
     prog.write_text(
         "def total(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"
     )
     cli = [sys.executable, "-m", "opencwm", "debug", str(prog), "--entry", "total", "--input", "3"]
-    t = Terminal(cli, env, 90)
+    t = Terminal(cli, env, 300)
     assert "imagined by cwm-tiny" in t.start and "[0] total:1  call" in t.start
     for _ in range(3):
         out = t.send("s")
