@@ -77,3 +77,21 @@ def test_schedule_warms_up_then_decays():
     c = TrainConfig(data="", out="", steps=100, warmup=10, lr=1.0, min_lr=0.1)
     assert lr_at(0, c) == pytest.approx(0.1) and lr_at(9, c) == pytest.approx(1.0)
     assert lr_at(55, c) == pytest.approx(0.55) and lr_at(100, c) == pytest.approx(0.1)
+
+
+def test_a_warm_start_continues_the_weights_history(tiny_corpus, tmp_path):
+    """Released weights copied to a new directory train on with a fresh
+    optimizer and schedule, but the token count and curves go on."""
+    import shutil
+
+    train(config(tiny_corpus, tmp_path / "a", steps=4, save_every=4, eval_every=4))
+    (tmp_path / "b").mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                 "history.jsonl"):  # fmt: skip
+        shutil.copy(tmp_path / "a" / name, tmp_path / "b" / name)
+    last = train(config(tiny_corpus, tmp_path / "b", steps=3, save_every=3, eval_every=3))
+    history = [json.loads(line) for line in (tmp_path / "b/history.jsonl").read_text().splitlines()]
+    assert [(h["stage"], h["step"]) for h in history] == [(0, 1), (0, 2), (0, 3), (0, 4),
+                                                          (1, 1), (1, 2), (1, 3)]  # fmt: skip
+    assert last["tokens"] == 7 * 4 * 256
+    assert history[4]["lr"] == pytest.approx(3e-3 / 4)  # a fresh schedule: warm-up again

@@ -12,6 +12,7 @@ loads the result; `out/train_state.pt` holds what resuming needs.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -200,12 +201,20 @@ def train(c: TrainConfig, progress=None) -> dict:
         betas=(0.9, 0.95),
     )
     history: list[dict] = []
-    step, tokens = 0, 0
+    step, tokens, stage = 0, 0, 0
     if state_path.exists():
         st = torch.load(state_path, weights_only=False)
         opt.load_state_dict(st["optimizer"])
         step, tokens, history = st["step"], st["tokens"], st["history"]
         torch.set_rng_state(st["rng"])
+        stage = history[-1].get("stage", 0) if history else 0
+    elif (out / "model.safetensors").exists() and (out / "history.jsonl").exists():
+        # warm start: the weights' own history goes on, so the curves and the
+        # token count cover all the training these weights have had; `stage`
+        # tells the runs (each with its own step counter) apart
+        history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+        tokens = history[-1]["tokens"] if history else 0
+        stage = history[-1].get("stage", 0) + 1 if history else 0
     ids, mask = data["train"]
     busy, tok_window = 0.0, 0  # time in optimizer steps only, for tokens/s
     while step < c.steps:
@@ -229,6 +238,7 @@ def train(c: TrainConfig, progress=None) -> dict:
         busy += time.monotonic() - t0
         rate = tok_window / max(busy, 1e-6)
         record = {
+            "stage": stage,
             "step": step,
             "tokens": tokens,
             "loss": loss.item(),
@@ -288,6 +298,14 @@ def plot_curves(history: list[dict], path: Path) -> None:
     b.plot(
         [h["tokens"] / 1e6 for h in ev], [h["val_frame_acc"] for h in ev], "o-", label="whole frame"
     )
+    starts = [
+        h["tokens"] / 1e6
+        for g, h in itertools.pairwise(history)
+        if h.get("stage", 0) != g.get("stage", 0)
+    ]
+    for x in starts:  # a warm start: new optimizer and schedule from here
+        for ax in (a, b):
+            ax.axvline(x, color="grey", ls=":", lw=0.8)
     b.set_xlabel("training tokens (M)")
     b.set_ylabel("teacher-forced accuracy (val)")
     b.set_ylim(0, 1)
