@@ -254,7 +254,10 @@ app.add_typer(data_app, name="data")
 @data_app.command("build")
 def data_build(
     source: Annotated[
-        str, typer.Option(help="synthetic:N | humaneval | pytest:PKG | jsonl:FILE | scripts:DIR | halting:N")
+        str,
+        typer.Option(
+            help="synthetic:N | humaneval | pytest:PKG | jsonl:FILE | scripts:DIR | halting:N"
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Output directory (resumes a killed build).")],
     workers: Annotated[int, typer.Option(help="Parallel tracing workers.")] = 2,
