@@ -12,7 +12,13 @@ from opencwm.trace.cwm import frame_text
 from opencwm.trace.source import source_lines, strip_marker
 from opencwm.tracer.api import trace_program
 from opencwm.world.backends import LocalBackend, Sampling
-from opencwm.world.constrain import ActionConstraint, LineTrie, context_of
+from opencwm.world.constrain import (
+    ActionConstraint,
+    KeyConstraint,
+    LineTrie,
+    context_names,
+    context_of,
+)
 from opencwm.world.rollout import RolloutConfig, rollout
 
 BUNDLED = Path(__file__).resolve().parents[2] / "models" / "cwm-tiny"
@@ -60,16 +66,48 @@ def test_training_tokens_of_every_action_walk_the_trie_to_a_leaf():
         assert walked > 0 and guide.allowed() is None  # the whole line, then free again
 
 
-def test_the_walk_starts_inside_an_action_and_frees_an_unforeseen_token():
-    trie = LineTrie("def f():\n    return 1\n", lambda lines: [list(s.encode()) for s in lines])
-    guide = ActionConstraint(trie, action_sep=-1, in_action=True)
-    assert sorted(guide.allowed()) == sorted({ord("d"), ord(" ")})
-    for byte in b"def f():\n":
-        guide.advance(byte)
-    assert guide.allowed() is None
-    guide = ActionConstraint(trie, action_sep=-1, in_action=True)
-    guide.advance(ord("x"))  # not a line of the context: given up, not stuck
-    assert guide.allowed() is None
+def test_training_tokens_of_every_locals_object_pass_the_key_check():
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(BUNDLED)
+    texts = [tokenizer.decode([i]) for i in range(len(tokenizer))]
+    ids = tokenizer.convert_tokens_to_ids
+    trace = trace_program(OTHER, "f", "['banana', 'ax', 'kiwi'], 3")
+    keys = KeyConstraint(
+        context_names(trace.source), texts, {ids(T.CALL_SEP), ids(T.LINE_SEP)}, ids(T.ACTION_SEP)
+    )
+    checked = 0
+    for i, frame in enumerate(trace.frames):
+        text = frame_text(frame, trace.frames[i - 1] if i else None)
+        for tok in tokenizer(text, add_special_tokens=False)["input_ids"]:
+            checked += keys.active
+            assert keys.accepts(tok), f"frame {i}: {tokenizer.decode([tok])!r} refused"
+            keys.advance(tok)
+        assert not keys.active
+    assert checked > 0
+
+
+def test_a_key_must_be_a_name_of_the_context():
+    texts = ["{", '"', "num", "bers", '":', ' "1"', "}", "n", ", ", "<a>", "<l>", "z", "x"]
+    keys = KeyConstraint({"numbers", "x"}, texts, opens={10}, action_sep=9)
+    assert keys.accepts(9) and not keys.active  # outside a locals object nothing is checked
+    keys.advance(10)
+    for tok in (0, 1, 2):
+        assert keys.accepts(tok)
+        keys.advance(tok)
+    assert not keys.accepts(4)  # `num` closed: not a name
+    assert not keys.accepts(9)  # the object is not closed yet
+    assert not keys.accepts(11)  # `numz` is no name's beginning
+    for tok in (3, 4, 5, 8, 1):
+        keys.advance(tok)
+    assert not keys.accepts(7)  # `numbers` is written already: no second one
+    assert keys.accepts(12)
+    for tok in (12, 4, 5):
+        keys.advance(tok)
+    assert not keys.accepts(5)  # a value needs a key first: not the object's shape
+    assert keys.accepts(6)
+    keys.advance(6)
+    assert keys.accepts(9)
 
 
 def test_context_of_a_prompt():
@@ -90,6 +128,8 @@ def test_a_model_on_a_program_it_never_saw_writes_only_its_lines(micro_model, co
     assert wrote
     if constrain:
         assert all(line in lines for line in wrote)
+        names = context_names(OTHER)
+        assert all(set(s.frame.locals) <= names for s in steps if s.frame is not None)
     else:
         assert any(line not in lines for line in wrote)
 

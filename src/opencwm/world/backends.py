@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from opencwm.trace import tokens as T
-from opencwm.world.constrain import ActionConstraint, LineTrie, context_of
+from opencwm.world.constrain import (
+    ActionConstraint,
+    KeyConstraint,
+    LineTrie,
+    context_names,
+    context_of,
+)
 
 STOPS = (T.FRAME_SEP, T.END_OF_TEXT)
 
@@ -26,7 +32,8 @@ class Sampling:
     max_tokens: int = 512
     constrain: bool = True
     """Local models only: the action line must be one of the context's
-    lines (`constrain.py`). Endpoints decode freely."""
+    lines, the locals' keys names of the context (`constrain.py`).
+    Endpoints decode freely."""
 
 
 class BackendError(RuntimeError):
@@ -68,7 +75,8 @@ class LocalBackend:
         self._cache = None
         self._next_logits = None
         self.reuse_cache = True
-        self._trie: tuple[str, LineTrie] | None = None  # for the last context seen
+        self._trie: tuple[str, LineTrie, set[str]] | None = None  # for the last context seen
+        self._texts: list[str] | None = None  # each token's text, for the key constraint
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -110,10 +118,15 @@ class LocalBackend:
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         gen = torch.Generator(device="cpu").manual_seed(sampling.seed)
         out: list[int] = []
-        guide = self._constraint(prompt) if sampling.constrain else None
+        guide, keys = self._constraint(prompt) if sampling.constrain else (None, None)
         logits = self._feed(ids)
         for _ in range(sampling.max_tokens):
             allowed = guide.allowed() if guide else None
+            if allowed is None and keys is not None and keys.active:
+                # the likeliest first (usually enough), else every token
+                top = torch.topk(logits, min(64, logits.numel())).indices.tolist()
+                allowed = [t for t in top if keys.accepts(t)]
+                allowed = allowed or [t for t in range(logits.numel()) if keys.accepts(t)] or None
             if allowed is not None:
                 keep = logits[allowed]
                 logits = torch.full_like(logits, float("-inf"))
@@ -122,24 +135,33 @@ class LocalBackend:
             out.append(tok)
             if guide:
                 guide.advance(tok)
+            if keys:
+                keys.advance(tok)
             if tok in self.stop_ids:
                 break
             logits = self._extend(tok) if self.reuse_cache else self._feed([*ids, *out])
         return self.tokenizer.decode(out, skip_special_tokens=False)
 
-    def _constraint(self, prompt: str) -> ActionConstraint | None:
+    def _constraint(self, prompt: str) -> tuple[ActionConstraint | None, KeyConstraint | None]:
         context = context_of(prompt)
         if context is None:
-            return None
+            return None, None
         if self._trie is None or self._trie[0] != context:
             tok = self.tokenizer.backend_tokenizer
 
             def encode(lines: list[str]) -> list[list[int]]:
                 return [e.ids for e in tok.encode_batch(lines, add_special_tokens=False)]
 
-            self._trie = (context, LineTrie(context, encode))
-        action_sep = self.tokenizer.convert_tokens_to_ids(T.ACTION_SEP)
-        return ActionConstraint(self._trie[1], action_sep, prompt.endswith(T.ACTION_SEP))
+            self._trie = (context, LineTrie(context, encode), context_names(context))
+        if self._texts is None:
+            self._texts = [self.tokenizer.decode([i]) for i in range(len(self.tokenizer))]
+        ids = self.tokenizer.convert_tokens_to_ids
+        action_sep, opens = ids(T.ACTION_SEP), {ids(T.CALL_SEP), ids(T.LINE_SEP)}
+        lines = ActionConstraint(self._trie[1], action_sep, prompt.endswith(T.ACTION_SEP))
+        keys = KeyConstraint(self._trie[2], self._texts, opens, action_sep)
+        if prompt.endswith((T.CALL_SEP, T.LINE_SEP)):
+            keys.advance(ids(T.LINE_SEP))
+        return lines, keys
 
     def _extend(self, tok: int):
         """Logits after one more token: the cache already holds everything before it."""

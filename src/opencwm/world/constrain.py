@@ -67,3 +67,103 @@ def context_of(prompt: str) -> str | None:
         return None
     context, sep, _ = prompt[len(head) :].partition(T.FRAME_SEP)
     return context if sep else None
+
+
+_SHAPE = {
+    ("pre", "{"): "first",
+    ("first", '"'): "key",
+    ("first", "}"): "done",
+    ("colon", ":"): "colon2",
+    ("colon2", " "): "colon3",
+    ("colon3", '"'): "val",
+    ("post", ","): "comma",
+    ("comma", " "): "obj",
+    ("obj", '"'): "key",
+    ("post", "}"): "done",
+}
+"""Moves of the locals object outside its strings, as `json.dumps` writes
+it (`{"a": "1", "b": "2"}`), the only way the codec writes it."""
+
+
+class KeyConstraint:
+    """The locals' keys must be names written in the context.
+
+    A key is a variable of the program, so it is an identifier of its
+    source; a small model's other common mistake is to write a name that
+    is frequent in its corpus instead (`n` for `numbers`). Values stay
+    free. The JSON of the locals is followed character by character (the
+    decoded text of each token): outside strings only its shape is allowed,
+    and a key that is not a prefix of a context name, or is closed while not
+    being one, is refused.
+    """
+
+    def __init__(self, names: set[str], texts: list[str], opens: set[int], action_sep: int):
+        """`texts[i]`: token i's decoded text; `opens`: the event tokens
+        after which a locals object follows (`<|call_sep|>`, `<|line_sep|>`)."""
+        self.names = names
+        self.texts = texts
+        self.opens = opens
+        self.action_sep = action_sep
+        # (where in the JSON, key so far, keys already written): None outside
+        self.state: tuple[str, str, frozenset[str]] | None = None
+
+    @property
+    def active(self) -> bool:
+        """Inside a locals object: only there are tokens checked."""
+        return self.state is not None
+
+    def _walk(self, tok: int) -> tuple[str, str, frozenset[str]] | None:
+        """The state after `tok`, or None if it writes a key that is not a
+        name (or one already written) or breaks the object's shape."""
+        assert self.state is not None
+        where, key, used = self.state
+        for ch in self.texts[tok] if tok < len(self.texts) else "":
+            if where == "key":
+                if ch == '"' and key in self.names and key not in used:
+                    where, used = "colon", used | {key}
+                elif ch != '"' and any(n.startswith(key + ch) for n in self.names - used):
+                    key += ch
+                else:
+                    return None
+            elif where == "val":
+                where = {"\\": "esc", '"': "post"}.get(ch, "val")
+            elif where == "esc":
+                where = "val"
+            elif (where, ch) in _SHAPE:
+                where = _SHAPE[where, ch]
+                key = "" if where == "key" else key
+            else:  # not the shape of a locals object: `{"name": "value", ...}`
+                return None
+        return where, key, used
+
+    def accepts(self, tok: int) -> bool:
+        if self.state is None:
+            return True
+        if tok == self.action_sep:
+            return self.state[0] == "done"
+        return tok not in self.opens and self._walk(tok) is not None
+
+    def advance(self, tok: int) -> None:
+        if tok in self.opens:
+            self.state = ("pre", "", frozenset())
+        elif tok == self.action_sep:
+            self.state = None
+        elif self.state is not None:
+            self.state = self._walk(tok) or self.state
+
+
+def context_names(context: str) -> set[str]:
+    """The names the context's code uses: its NAME tokens, keywords aside
+    (not the words of its strings, docstrings and comments). Every
+    identifier-shaped word if the source does not tokenize."""
+    import io
+    import keyword
+    import re
+    import tokenize
+
+    try:
+        toks = tokenize.generate_tokens(io.StringIO(context).readline)
+        names = {t.string for t in toks if t.type == tokenize.NAME}
+    except (tokenize.TokenError, SyntaxError):
+        names = set(re.findall(r"[^\W\d]\w*", context))
+    return {n for n in names if not keyword.iskeyword(n)}
