@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from opencwm.cli_options import EndpointOpt, ModelOpt, ServedOpt
+
 app = typer.Typer(
     help="opencwm: trace Python executions and model them.",
     no_args_is_help=True,
@@ -560,17 +562,9 @@ def predict(
             help="Arguments as Python expressions (default: the file's `# input:` comment, else none).",
         ),
     ] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="Model directory (HF layout); default models/cwm-tiny.")
-    ] = None,
-    endpoint: Annotated[
-        str | None,
-        typer.Option(help="OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1."),
-    ] = None,
-    served_model: Annotated[
-        str | None,
-        typer.Option(help="Model name at --endpoint (default: the one it serves)."),
-    ] = None,
+    model: ModelOpt = None,
+    endpoint: EndpointOpt = None,
+    served_model: ServedOpt = None,
     compare: Annotated[
         bool, typer.Option("--compare", help="Also run the real tracer; show both side by side.")
     ] = False,
@@ -701,16 +695,9 @@ def _sampling(max_tokens: int | None):
 @eval_app.command("trace")
 def eval_trace(
     data: Annotated[Path, typer.Option(help="A corpus built by `opencwm data build`.")],
-    model: Annotated[
-        Path | None, typer.Option(help="Model directory (HF layout); default models/cwm-tiny.")
-    ] = None,
-    endpoint: Annotated[
-        str | None,
-        typer.Option(help="OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1."),
-    ] = None,
-    served_model: Annotated[
-        str | None, typer.Option(help="Model name at --endpoint (default: the one it serves).")
-    ] = None,
+    model: ModelOpt = None,
+    endpoint: EndpointOpt = None,
+    served_model: ServedOpt = None,
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
     limit: Annotated[int | None, typer.Option(help="Evaluate the first N traces only.")] = None,
     out: Annotated[
@@ -782,16 +769,9 @@ def eval_output(
     data: Annotated[
         Path, typer.Option(help="CRUXEval-format JSON Lines: code, input, output, id.")
     ],
-    model: Annotated[
-        Path | None, typer.Option(help="Model directory (HF layout); default models/cwm-tiny.")
-    ] = None,
-    endpoint: Annotated[
-        str | None,
-        typer.Option(help="OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1."),
-    ] = None,
-    served_model: Annotated[
-        str | None, typer.Option(help="Model name at --endpoint (default: the one it serves).")
-    ] = None,
+    model: ModelOpt = None,
+    endpoint: EndpointOpt = None,
+    served_model: ServedOpt = None,
     limit: Annotated[int | None, typer.Option(help="Evaluate the first N problems only.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write every prediction here (JSON).")] = None,
     max_frames: Annotated[

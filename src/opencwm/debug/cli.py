@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from opencwm.cli_options import EndpointOpt, ModelOpt, ServedOpt
+
 
 def file_input(source: str) -> tuple[str | None, str | None]:
     """The `# input: "..."` and `# stdin: "..."` comments of a program, or
@@ -45,16 +47,9 @@ def debug(
             "else the model invents them).",
         ),
     ] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="Model directory (HF layout); default models/cwm-tiny.")
-    ] = None,
-    endpoint: Annotated[
-        str | None,
-        typer.Option(help="OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1."),
-    ] = None,
-    served_model: Annotated[
-        str | None, typer.Option(help="Model name at --endpoint (default: the one it serves).")
-    ] = None,
+    model: ModelOpt = None,
+    endpoint: EndpointOpt = None,
+    served_model: ServedOpt = None,
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the endpoint's answer to one step.")
     ] = 60.0,

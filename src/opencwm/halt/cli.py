@@ -12,16 +12,8 @@ from typing import Annotated
 
 import typer
 
-ModelOpt = Annotated[
-    Path | None, typer.Option(help="Model directory (HF layout); default models/cwm-tiny.")
-]
-EndpointOpt = Annotated[
-    str | None,
-    typer.Option(help="OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1."),
-]
-ServedOpt = Annotated[
-    str | None, typer.Option(help="Model name at --endpoint (default: the one it serves).")
-]
+from opencwm.cli_options import EndpointOpt, ModelOpt, ServedOpt
+
 FramesOpt = Annotated[int, typer.Option(help="Frames the world model may imagine per run.")]
 TokensOpt = Annotated[int, typer.Option(help="Tokens the model may write per frame.")]
 
