@@ -159,7 +159,10 @@ def main() -> None:  # pragma: no cover
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option(help="A corpus built by `opencwm data build`.")],
+    data: Annotated[
+        list[Path],
+        typer.Option(help="A corpus built by `opencwm data build`; repeat to train on several."),
+    ],
     out: Annotated[
         Path, typer.Option(help="Model directory (HF layout); resumes if it holds a run.")
     ],
@@ -176,6 +179,15 @@ def train(
     save_every: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 200,
     vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size (new runs).")] = 2048,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and batch order.")] = 0,
+    max_rows: Annotated[
+        int | None, typer.Option(help="At most N traces per corpus and split (sets a mixture).")
+    ] = None,
+    precision: Annotated[
+        str, typer.Option(help="auto (bf16 autocast where the device has bf16 units), bf16, fp32.")
+    ] = "auto",
+    compile: Annotated[
+        bool, typer.Option(help="torch.compile the decoder (~25 s to start, then faster).")
+    ] = False,
 ) -> None:
     """Train a CwmForCausalLM on traces (CPU; CUDA + bf16 when present; torchrun for DDP)."""
     from opencwm.model.presets import PRESETS
@@ -184,8 +196,11 @@ def train(
         raise fail(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
     if loss_on not in ("trace", "all"):
         raise fail(f"unknown --loss-on {loss_on!r}; known: trace, all")
-    if not (data / "manifest.json").exists():
-        raise fail(f"{data} is not a built corpus (no manifest.json); see `opencwm data build`")
+    if precision not in ("auto", "bf16", "fp32"):
+        raise fail(f"unknown --precision {precision!r}; known: auto, bf16, fp32")
+    for d in data:
+        if not (d / "manifest.json").exists():
+            raise fail(f"{d} is not a built corpus (no manifest.json); see `opencwm data build`")
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -198,7 +213,7 @@ def train(
     from opencwm.model.train import train as run_training
 
     config = TrainConfig(
-        data=str(data),
+        data=[str(d) for d in data] if len(data) > 1 else str(data[0]),
         out=str(out),
         preset=preset,
         steps=steps,
@@ -212,6 +227,9 @@ def train(
         save_every=save_every,
         vocab_size=vocab_size,
         seed=seed,
+        max_rows=max_rows,
+        precision=precision,
+        compile=compile,
     )
     columns = [
         TextColumn("[bold]training"),

@@ -10,7 +10,7 @@ from opencwm.model.train import TrainConfig, lr_at, train
 
 def config(data, out, **kw):
     base = dict(
-        data=str(data),
+        data=data if isinstance(data, list) else str(data),
         out=str(out),
         steps=24,
         batch_size=4,
@@ -95,3 +95,44 @@ def test_a_warm_start_continues_the_weights_history(tiny_corpus, tmp_path):
                                                           (1, 1), (1, 2), (1, 3)]  # fmt: skip
     assert last["tokens"] == 7 * 4 * 256
     assert history[4]["lr"] == pytest.approx(3e-3 / 4)  # a fresh schedule: warm-up again
+
+
+def test_several_corpora_mix_with_a_cap_on_each(tiny_corpus, tmp_path):
+    """Two corpora train together; --max-rows takes at most N traces from each."""
+    import shutil
+
+    from opencwm.model.train import corpus_rows
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_corpus, other)
+    c = config([str(tiny_corpus), str(other)], tmp_path / "m", max_rows=7)
+    rows = corpus_rows(c, "train", c.max_rows)
+    assert len(rows) == 14
+    assert [r["id"] for r in rows[:7]] == [r["id"] for r in rows[7:]]
+    last = train(config([str(tiny_corpus), str(other)], tmp_path / "m", steps=2, eval_every=2))
+    assert last["step"] == 2 and "val_loss" in last
+
+
+def test_precision_picks_an_autocast_or_none():
+    from opencwm.model.train import autocast_for
+
+    cpu = torch.device("cpu")
+    assert autocast_for(cpu, "fp32") is None
+    assert autocast_for(cpu, "bf16").fast_dtype == torch.bfloat16
+    caps = torch.cpu.get_capabilities()
+    has_bf16 = bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+    assert (autocast_for(cpu, "auto") is not None) == has_bf16
+    with pytest.raises(ValueError, match="unknown precision"):
+        autocast_for(cpu, "fp8")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:torch")  # inductor's own imports
+def test_compiled_training_saves_a_loadable_model(tiny_corpus, tmp_path):
+    """torch.compile compiles the decoder in place: the checkpoint keeps plain names."""
+    from transformers import AutoModelForCausalLM
+
+    last = train(config(tiny_corpus, tmp_path / "m", steps=4, save_every=4, compile=True))
+    assert last["loss"] == last["loss"]  # not NaN
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "m")
+    assert not any("_orig_mod" in k for k in model.state_dict())
