@@ -5,8 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from opencwm.swe.env import SweEnv, Transition
+from opencwm.swe.env import SweEnv
 from opencwm.swe.task import Task
+from opencwm.transition import Transition
 
 
 def play(env: SweEnv, task: Task, actions: list, tool_format: str = "text") -> list[Transition]:

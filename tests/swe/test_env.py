@@ -7,8 +7,8 @@ import pytest
 from swe_helpers import bash, play
 
 from opencwm.swe.agents import NullAgent, OracleAgent
-from opencwm.swe.env import Transition
 from opencwm.swe.runner import run_episode
+from opencwm.transition import Transition
 
 
 def test_oracle_resolves_every_built_task(tasks, make_env):

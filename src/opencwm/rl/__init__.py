@@ -9,6 +9,7 @@ guard), `exec_envs` / `swe_env` / `fakes` (environments), `tasks`,
 """
 
 from opencwm.rl.config import RLConfig, load_config
-from opencwm.rl.env import Env, Transition
+from opencwm.rl.env import Env
+from opencwm.transition import Transition
 
 __all__ = ["Env", "RLConfig", "Transition", "load_config"]

@@ -26,31 +26,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from opencwm.trace import tokens as T
+from opencwm.transition import Transition
 
 FORMAT_VERSION = 1
-
-
-@dataclass
-class Transition:
-    # Text appended to the policy's context before its next turn (the prompt
-    # after reset). "" once terminal: nothing follows.
-    observation: str
-    # 0 on every step but the last.
-    reward: float = 0.0
-    # True when the episode is over; step() may not be called again.
-    terminal: bool = False
-    # For logs and metrics, never shown to the policy.
-    info: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        assert not self.terminal or self.observation == "", (
-            f"a terminal transition has no observation, got {self.observation[:80]!r}"
-        )
-        assert self.terminal or self.reward == 0.0, f"reward {self.reward} before the end"
 
 
 class Env(Protocol):

@@ -36,10 +36,10 @@ from typing import Protocol
 
 from opencwm.eval.grade import grade
 from opencwm.eval.metrics import frame_match
-from opencwm.rl.env import Transition
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import frame_text, prompt_text
 from opencwm.trace.frame import Frame, Trace
+from opencwm.transition import Transition
 from opencwm.world.backends import Backend
 from opencwm.world.fake import ScriptedBackend
 from opencwm.world.rollout import Imagined, RolloutConfig, real_call_frame, rollout, run_on

@@ -16,8 +16,9 @@ import random
 import time
 
 from opencwm.rl.config import LatencyConfig
-from opencwm.rl.env import DEFAULT_STOPS, Transition
+from opencwm.rl.env import DEFAULT_STOPS
 from opencwm.trace import tokens as T
+from opencwm.transition import Transition
 
 
 def draw_latency(cfg: LatencyConfig, rng: random.Random) -> float:

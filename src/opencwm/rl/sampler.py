@@ -25,9 +25,10 @@ from typing import Any
 import torch
 
 from opencwm.rl.config import RLConfig
-from opencwm.rl.env import EnvCall, Transition
+from opencwm.rl.env import EnvCall
 from opencwm.rl.policy import Decoder, Seq
 from opencwm.rl.tasks import make_env
+from opencwm.transition import Transition
 
 
 @dataclass

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opencwm.rl.env import DEFAULT_STOPS, Transition
+from opencwm.rl.env import DEFAULT_STOPS
 from opencwm.swe.env import EnvConfig, SweEnv
 from opencwm.swe.task import RepoStore, Task
+from opencwm.transition import Transition
 
 
 class SweRlEnv:

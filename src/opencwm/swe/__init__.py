@@ -12,11 +12,12 @@ task building), workspace + testrun + reward (grading), tools + prompts +
 env (the environment), protocols + agents + runner (who acts, and runs).
 """
 
-from opencwm.swe.env import EnvConfig, SweEnv, Transition
+from opencwm.swe.env import EnvConfig, SweEnv
 from opencwm.swe.protocols import Agent, Env, Model, Reply, ScriptedModel
 from opencwm.swe.reward import Verdict, evaluate, score_patch
 from opencwm.swe.task import RepoStore, Task, load_tasks, save_tasks
 from opencwm.swe.tools import FormatError, ToolCall, parse_function_call, parse_text
+from opencwm.transition import Transition
 
 __all__ = [
     "Agent",

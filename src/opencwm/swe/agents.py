@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from opencwm.swe.env import Action, Transition
+from opencwm.swe.env import Action
 from opencwm.swe.protocols import SUBMIT, Agent, Model, Reply
 from opencwm.swe.task import Task
 from opencwm.swe.tools import TOOL_SCHEMAS, ToolCall
+from opencwm.transition import Transition
 
 AGENTS = ("oracle", "null", "llm")
 

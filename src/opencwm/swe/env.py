@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from opencwm.sandbox.result import Limits
@@ -29,6 +29,7 @@ from opencwm.swe.task import RepoStore, Task
 from opencwm.swe.testrun import agent_env
 from opencwm.swe.tools import FormatError, ToolCall, Tools, parse_text
 from opencwm.swe.workspace import make_workspace, scrub
+from opencwm.transition import Transition
 
 Action = str | ToolCall
 
@@ -57,32 +58,6 @@ class EnvConfig:
             nofile=1024,
             max_output_bytes=self.max_output_bytes,
         )
-
-
-@dataclass
-class Transition:
-    """One step of an episode: exactly what the agent may use to act and learn."""
-
-    # What the agent did, as sent: its reply text, or a function call rendered as
-    # JSON ({"name", "arguments", "id"}). "" for the first transition (reset).
-    action: str
-    # What the agent sees next: the prompt after reset, a tool's output with the
-    # budget notice after a step. "" once terminal: nothing follows.
-    observation: str
-    # 0.0 on every step but the last; there, the hidden-test reward (1.0 resolved).
-    reward: float = 0.0
-    # True after a submit or an exhausted budget; step() may not be called again.
-    terminal: bool = False
-    # For logs and learning, not for acting: the tool, its timing, format errors;
-    # on the terminal step, why the episode ended and the verdict.
-    info: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        assert not self.terminal or self.observation == "", (
-            f"a terminal transition has no observation, got {self.observation[:80]!r}"
-        )
-        assert self.terminal or self.reward == 0.0, f"reward {self.reward} before the end"
-        assert 0.0 <= self.reward <= 1.0, f"reward {self.reward} outside [0, 1]"
 
 
 def approx_tokens(text: str) -> int:

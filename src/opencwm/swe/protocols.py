@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Protocol
 from opencwm.swe.tools import ToolCall
 
 if TYPE_CHECKING:
-    from opencwm.swe.env import Action, Transition
+    from opencwm.swe.env import Action
     from opencwm.swe.task import Task
+    from opencwm.transition import Transition
 
 
 class Env(Protocol):
