@@ -21,30 +21,6 @@ from opencwm.trace.cwm import frame_text, from_cwm
 from opencwm.trace.frame import Trace
 from opencwm.world.backends import BackendError, Sampling
 
-SRC = "def total(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"
-
-NESTED = """\
-def sq(x):
-    return x * x
-
-
-def squares(xs):
-    out = []
-    for x in xs:
-        out.append(sq(x))
-    return out
-"""
-
-RAISES = """\
-def helper(d, n):
-    return d // n
-
-
-def ratio(n):
-    d = 10
-    return helper(d, n)
-"""
-
 
 class OracleBackend:
     def __init__(self, trace: Trace, context_tokens: int = 1_000_000) -> None:

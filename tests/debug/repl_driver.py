@@ -6,7 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from debug_oracle import NESTED, FlakyBackend, OracleBackend
+from debug_oracle import FlakyBackend, OracleBackend
+from sample_programs import NESTED
 
 from opencwm.debug.repl import DebuggerRepl
 from opencwm.debug.session import Session

@@ -12,7 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from debug_oracle import NESTED, OracleBackend
+from debug_oracle import OracleBackend
+from sample_programs import NESTED
 
 from opencwm.debug.session import Session
 from opencwm.debug.web import create_app

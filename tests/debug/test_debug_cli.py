@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from debug_oracle import SRC
+from sample_programs import SRC
 from typer.testing import CliRunner
 
 from opencwm.cli import app

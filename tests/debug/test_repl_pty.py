@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from debug_oracle import NESTED
+from sample_programs import NESTED
 
 from opencwm.world import bundled_model
 
@@ -53,7 +53,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "TERM": "xterm-256color",
         "COLUMNS": "160",
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": os.pathsep.join((str(HERE), str(HERE.parent))),  # + sample_programs
         "OMP_NUM_THREADS": "1",
     }
 

@@ -7,7 +7,8 @@ replies stand in for a model that gets things wrong."""
 from __future__ import annotations
 
 import pytest
-from debug_oracle import NESTED, RAISES, SRC, FlakyBackend, OracleBackend
+from debug_oracle import FlakyBackend, OracleBackend
+from sample_programs import NESTED, RAISES, SRC
 
 from opencwm.debug.session import Session, SessionConfig, call_input, literal_repr
 from opencwm.debug.worlds import DebugError

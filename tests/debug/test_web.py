@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from debug_oracle import NESTED, FlakyBackend, OracleBackend
+from debug_oracle import FlakyBackend, OracleBackend
 from fastapi.testclient import TestClient
+from sample_programs import NESTED
 
 from opencwm.debug.session import Session
 from opencwm.debug.web import create_app

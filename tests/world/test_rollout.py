@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from sample_programs import NESTED, RAISES, SRC
 
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import frame_text, prompt_text
@@ -14,30 +15,6 @@ from opencwm.tracer.api import trace_program
 from opencwm.world.backends import Sampling
 from opencwm.world.fake import ScriptedBackend, perfect_backend, replay_replies
 from opencwm.world.rollout import Imagined, RolloutConfig, rollout
-
-SRC = "def total(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"
-
-NESTED = """\
-def sq(x):
-    return x * x
-
-
-def squares(xs):
-    out = []
-    for x in xs:
-        out.append(sq(x))
-    return out
-"""
-
-RAISES = """\
-def helper(d, n):
-    return d // n
-
-
-def ratio(n):
-    d = 10
-    return helper(d, n)
-"""
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,26 @@
+"""Small programs that several test folders drive through the world model
+(rollout, debugger): a loop, a nested call and an exception raised in a callee."""
+
+SRC = "def total(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"
+
+NESTED = """\
+def sq(x):
+    return x * x
+
+
+def squares(xs):
+    out = []
+    for x in xs:
+        out.append(sq(x))
+    return out
+"""
+
+RAISES = """\
+def helper(d, n):
+    return d // n
+
+
+def ratio(n):
+    d = 10
+    return helper(d, n)
+"""
