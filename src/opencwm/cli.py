@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from opencwm.cli_options import EndpointOpt, ModelOpt, ServedOpt
+from opencwm.cli_options import EndpointOpt, EntryOpt, InputOpt, ModelOpt, ServedOpt
 
 app = typer.Typer(
     help="opencwm: trace Python executions and model them.",
@@ -43,12 +43,7 @@ def read_text(path: Path, what: str) -> str:
 @app.command()
 def trace(
     file: Annotated[Path, typer.Argument(help="Python file to trace.")],
-    entry: Annotated[
-        str | None,
-        typer.Option(
-            help="Function to call (default: the one marked # << START_OF_TRACE, else the whole script)."
-        ),
-    ] = None,
+    entry: EntryOpt = None,
     input: Annotated[
         str, typer.Option("--input", help="Arguments as Python expressions, e.g. \"[1, 2], 'a'\".")
     ] = "",
@@ -567,19 +562,8 @@ def _load_local_backend(path: Path):
 @app.command()
 def predict(
     file: Annotated[Path, typer.Argument(help="Python file whose execution to predict.")],
-    entry: Annotated[
-        str | None,
-        typer.Option(
-            help="Function to call (default: the one marked # << START_OF_TRACE, else the whole script)."
-        ),
-    ] = None,
-    input: Annotated[
-        str | None,
-        typer.Option(
-            "--input",
-            help="Arguments as Python expressions (default: the file's `# input:` comment, else none).",
-        ),
-    ] = None,
+    entry: EntryOpt = None,
+    input: InputOpt = None,
     model: ModelOpt = None,
     endpoint: EndpointOpt = None,
     served_model: ServedOpt = None,

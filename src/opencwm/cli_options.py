@@ -1,4 +1,5 @@
-"""Options that several commands share (which world model to ask), declared once.
+"""Options that several commands share (which program to run, which world model to
+ask), declared once.
 
 Only typer at import time, so every command module can use them without
 slowing the CLI's start-up.
@@ -20,4 +21,17 @@ EndpointOpt = Annotated[
 ]
 ServedOpt = Annotated[
     str | None, typer.Option(help="Model name at --endpoint (default: the one it serves).")
+]
+EntryOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Function to call (default: the one marked # << START_OF_TRACE, else the script)."
+    ),
+]
+InputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        help="Arguments as Python expressions (default: the file's `# input:` comment, else none).",
+    ),
 ]

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from opencwm.cli_options import EndpointOpt, ModelOpt, ServedOpt
+from opencwm.cli_options import EndpointOpt, EntryOpt, ModelOpt, ServedOpt
 
 
 def file_input(source: str) -> tuple[str | None, str | None]:
@@ -33,12 +33,7 @@ def file_input(source: str) -> tuple[str | None, str | None]:
 
 def debug(
     file: Annotated[Path, typer.Argument(help="Python file to debug.")],
-    entry: Annotated[
-        str | None,
-        typer.Option(
-            help="Function to call (default: the one marked # << START_OF_TRACE, else the script)."
-        ),
-    ] = None,
+    entry: EntryOpt = None,
     input: Annotated[
         str | None,
         typer.Option(

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from opencwm.cli_options import EndpointOpt, ModelOpt, ServedOpt
+from opencwm.cli_options import EndpointOpt, InputOpt, ModelOpt, ServedOpt
 
 FramesOpt = Annotated[int, typer.Option(help="Frames the world model may imagine per run.")]
 TokensOpt = Annotated[int, typer.Option(help="Tokens the model may write per frame.")]
@@ -30,13 +30,7 @@ def halt(
         str | None,
         typer.Option(help="Function to call (default: the one marked # << START_OF_TRACE)."),
     ] = None,
-    input: Annotated[
-        str | None,
-        typer.Option(
-            "--input",
-            help="Arguments as Python expressions (default: the file's `# input:` comment).",
-        ),
-    ] = None,
+    input: InputOpt = None,
     model: ModelOpt = None,
     endpoint: EndpointOpt = None,
     served_model: ServedOpt = None,
