@@ -44,6 +44,13 @@ def rates(stamps: list[float], start: float, tokens_per_step: int, skip: int) ->
     }
 
 
+def prepare_data(data: str, out: Path, args) -> None:
+    """The tokenizer and the packed rows, made once, outside every clock."""
+    from opencwm.model.train import TrainConfig, train
+
+    train(TrainConfig(data=data, out=str(out), preset=args.preset, steps=0, block=args.block))
+
+
 def ours(data: str, out: Path, args, compile: bool = False) -> tuple[dict, str]:
     from opencwm.model.train import TrainConfig, autocast_for, train
 
@@ -136,9 +143,7 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time ours with torch.compile")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="opencwm-train-bench-"))
-    steps, args.steps = args.steps, 0
-    ours(args.data, tmp, args)  # tokenizer and packed rows, outside every clock
-    args.steps = steps
+    prepare_data(args.data, tmp, args)
     default, precision = ours(args.data, tmp, args)
     rows = {f"opencwm train ({precision})": default}
     if args.compile:
