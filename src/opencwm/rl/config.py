@@ -163,8 +163,31 @@ def _nested(f: dataclasses.Field) -> type | None:
     return None
 
 
+COORDINATOR_CPUS = 0.1
+
+
 def from_dict(data: dict) -> RLConfig:
-    return _build(RLConfig, data, "")
+    cfg = _build(RLConfig, data, "")
+    _check_cpus(cfg)
+    return cfg
+
+
+def _check_cpus(cfg: RLConfig) -> None:
+    """Actors that ask for more CPUs than a local Ray instance has are never
+    scheduled, and the run would wait for them for ever without a word."""
+    import os
+
+    if cfg.ray_address:  # a real cluster may have more, or autoscale
+        return
+    have = cfg.num_cpus or os.cpu_count() or 1
+    need = COORDINATOR_CPUS + cfg.learner.cpus + cfg.samplers * cfg.sampler_cpus
+    if need > have + 1e-9:
+        raise ConfigError(
+            f"the actors ask for {need:g} CPUs (learner {cfg.learner.cpus:g}, "
+            f"{cfg.samplers} sampler(s) x {cfg.sampler_cpus:g}, coordinator "
+            f"{COORDINATOR_CPUS:g}) but the local Ray instance has {have:g}; "
+            "lower learner.cpus or sampler_cpus, or raise num_cpus"
+        )
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opencwm.rl.config import RLConfig
+from opencwm.rl.config import COORDINATOR_CPUS, RLConfig
 from opencwm.rl.metrics import plot, read, step_line, summary
 from opencwm.rl.tasks import load_tasks, task_for
 
@@ -152,7 +152,7 @@ def run(
     eval_tasks = (
         load_tasks(cfg.env, cfg.env.eval_split, cfg.env.eval_limit) if cfg.eval_every else []
     )
-    coord = ray.remote(num_cpus=0.1)(Coordinator).remote(
+    coord = ray.remote(num_cpus=COORDINATOR_CPUS)(Coordinator).remote(
         tasks,
         seed=cfg.seed,
         batch_groups=cfg.learner.batch_groups,
