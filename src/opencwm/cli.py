@@ -191,8 +191,6 @@ def train(
         raise fail(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
     if loss_on not in ("trace", "all"):
         raise fail(f"unknown --loss-on {loss_on!r}; known: trace, all")
-    if precision not in ("auto", "bf16", "fp32"):
-        raise fail(f"unknown --precision {precision!r}; known: auto, bf16, fp32")
     for d in data:
         if not (d / "manifest.json").exists():
             raise fail(f"{d} is not a built corpus (no manifest.json); see `opencwm data build`")
@@ -208,7 +206,7 @@ def train(
     from opencwm.model.train import train as run_training
 
     config = TrainConfig(
-        data=[str(d) for d in data] if len(data) > 1 else str(data[0]),
+        data=[str(d) for d in data],
         out=str(out),
         preset=preset,
         steps=steps,

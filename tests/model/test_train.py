@@ -136,3 +136,16 @@ def test_compiled_training_saves_a_loadable_model(tiny_corpus, tmp_path):
     assert last["loss"] == last["loss"]  # not NaN
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "m")
     assert not any("_orig_mod" in k for k in model.state_dict())
+
+
+def test_cli_refuses_an_unknown_precision_in_one_line(tiny_corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from opencwm.cli import app
+
+    out = tmp_path / "m"
+    args = ["train", "--data", str(tiny_corpus), "--out", str(out), "--precision", "fp8"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "unknown precision 'fp8'; known: auto, bf16, fp32" in result.output
+    assert not out.exists()  # refused before anything was written

@@ -7,9 +7,10 @@ Optimisation: AdamW, linear warm-up then cosine decay to `min_lr`, gradient
 clipping. CPU by default; CUDA when present; several GPUs through
 `torchrun` (DDP: each rank takes its slice of every batch). Matmuls run
 under bf16 autocast wherever the hardware has bf16 units (CUDA, and CPUs
-with AVX512-BF16 or AMX, where it is ~1.7x faster than fp32); weights,
-optimizer state and the loss stay fp32. `compile` adds `torch.compile`
-(a further ~1.2x on CPU after ~25 s of compiling: worth it for long runs).
+with AVX512-BF16 or AMX, where it about doubles CPU throughput); weights,
+optimizer state and the loss stay fp32. `compile` adds `torch.compile`,
+which pays back its compilation only over long runs (figures:
+benchmarks/train_speed.py, docs/benchmarks.md).
 Saved in standard HF layout, so `AutoModelForCausalLM.from_pretrained(out)`
 loads the result; `out/train_state.pt` holds what resuming needs.
 """

@@ -10,6 +10,7 @@ config is written beside every checkpoint, so a run says what it was.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,8 +176,6 @@ def from_dict(data: dict) -> RLConfig:
 def _check_cpus(cfg: RLConfig) -> None:
     """Actors that ask for more CPUs than a local Ray instance has are never
     scheduled, and the run would wait for them for ever without a word."""
-    import os
-
     if cfg.ray_address:  # a real cluster may have more, or autoscale
         return
     have = cfg.num_cpus or os.cpu_count() or 1
