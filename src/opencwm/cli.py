@@ -175,7 +175,15 @@ def train(
     vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size (new runs).")] = 2048,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and batch order.")] = 0,
     max_rows: Annotated[
-        int | None, typer.Option(help="At most N traces per corpus and split (sets a mixture).")
+        list[int] | None,
+        typer.Option(
+            help="At most N traces per corpus and split (sets a mixture): once for all, "
+            "or once per --data in order; 0 = all."
+        ),
+    ] = None,
+    max_windows: Annotated[
+        int | None,
+        typer.Option(help="At most N windows of each trace (caps very long runs' share)."),
     ] = None,
     precision: Annotated[
         str, typer.Option(help="auto (bf16 autocast where the device has bf16 units), bf16, fp32.")
@@ -194,6 +202,8 @@ def train(
     for d in data:
         if not (d / "manifest.json").exists():
             raise fail(f"{d} is not a built corpus (no manifest.json); see `opencwm data build`")
+    if max_rows and len(max_rows) not in (1, len(data)):
+        raise fail(f"{len(max_rows)} --max-rows for {len(data)} --data: give one, or one each")
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -220,7 +230,8 @@ def train(
         save_every=save_every,
         vocab_size=vocab_size,
         seed=seed,
-        max_rows=max_rows,
+        max_rows=max_rows or None,
+        max_windows=max_windows,
         precision=precision,
         compile=compile,
     )

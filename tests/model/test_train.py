@@ -113,6 +113,43 @@ def test_several_corpora_mix_with_a_cap_on_each(tiny_corpus, tmp_path):
     assert last["step"] == 2 and "val_loss" in last
 
 
+def test_each_corpus_takes_its_own_cap(tiny_corpus, tmp_path):
+    """--max-rows once per corpus sets an uneven mixture; 0 takes them all."""
+    import shutil
+
+    from opencwm.data.pipeline import iter_rows
+    from opencwm.model.train import corpus_rows
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_corpus, other)
+    everything = len(list(iter_rows(other, "train")))
+    c = config([str(tiny_corpus), str(other)], tmp_path / "m", max_rows=[3, 0])
+    assert len(corpus_rows(c, "train")) == 3 + everything
+    bad = config([str(tiny_corpus), str(other)], tmp_path / "bad", max_rows=[3, 4, 5])
+    with pytest.raises(ValueError, match="3 row caps for 2 corpora"):
+        train(bad)
+
+
+def test_a_window_cap_keeps_the_start_of_long_traces(tiny_corpus, tmp_path):
+    """With --max-windows 1 a trace longer than the block gives its first
+    window only, so long runs stop dominating the packed tokens."""
+    from opencwm.model.tokenizer import load_tokenizer
+    from opencwm.model.train import corpus_rows, prepare
+    from opencwm.model.windows import row_windows
+
+    train(config(tiny_corpus, tmp_path / "tok", steps=1, eval_every=1, save_every=1))
+    tok = load_tokenizer(tmp_path / "tok")
+    targets = {}
+    for name, cap in (("full", None), ("capped", 1)):
+        (tmp_path / name).mkdir()
+        c = config(tiny_corpus, tmp_path / name, block=96, max_windows=cap)
+        targets[name] = int(prepare(c, tok)["train"][1].sum())
+    windows = [row_windows(r, tok, c.block + 1) for r in corpus_rows(c, "train")]
+    assert max(map(len, windows)) > 1
+    first_only = sum(w[0].mask.count(1) for w in windows if w)
+    assert targets["capped"] == first_only < targets["full"]
+
+
 def test_precision_picks_an_autocast_or_none():
     from opencwm.model.train import autocast_for
 

@@ -57,9 +57,14 @@ class TrainConfig:
     precision: str = "auto"
     """auto (bf16 autocast where the device has bf16 units), bf16 or fp32."""
     compile: bool = False
-    max_rows: int | None = None
-    """At most this many traces from each corpus and split: with several
-    corpora, the knob that sets the mixture."""
+    max_rows: int | list[int] | None = None
+    """At most this many traces from each corpus and split (one cap for all,
+    or one per corpus in order; 0 means no cap): with several corpora, the
+    knob that sets the mixture."""
+    max_windows: int | None = None
+    """At most this many windows of each trace. Looping runs cut at 300
+    frames are several windows of a repeating state each; a cap keeps them
+    from crowding out the short runs that end."""
 
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -89,15 +94,28 @@ def corpora(c: TrainConfig) -> list[Path]:
     return [Path(d) for d in ([c.data] if isinstance(c.data, str) else c.data)]
 
 
-def corpus_rows(c: TrainConfig, split: str, limit: int | None) -> list[dict]:
-    """`split`'s rows of every corpus in turn, at most `limit` from each."""
+def row_caps(c: TrainConfig) -> list[int | None]:
+    """The cap on each corpus's rows, in the order of `corpora(c)`."""
+    paths = corpora(c)
+    caps = c.max_rows if isinstance(c.max_rows, list) else [c.max_rows] * len(paths)
+    if len(caps) == 1:
+        caps = caps * len(paths)
+    if len(caps) != len(paths):
+        raise ValueError(f"{len(caps)} row caps for {len(paths)} corpora: give one, or one each")
+    return [cap or None for cap in caps]
+
+
+def corpus_rows(c: TrainConfig, split: str, limit: int | None = None) -> list[dict]:
+    """`split`'s rows of every corpus in turn, each corpus cut at its cap
+    (`limit`, when given, overrides every cap)."""
     from opencwm.data.pipeline import iter_rows
 
     rows = []
-    for data in corpora(c):
+    caps = [limit] * len(corpora(c)) if limit else row_caps(c)
+    for data, cap in zip(corpora(c), caps, strict=True):
         for taken, row in enumerate(iter_rows(data, split), 1):
             rows.append(row)
-            if limit and taken >= limit:
+            if cap and taken >= cap:
                 break
     return rows
 
@@ -112,8 +130,8 @@ def prepare(c: TrainConfig, tokenizer) -> dict[str, tuple[np.ndarray, np.ndarray
     out = {}
     for split in ("train", "val"):
         seqs = []
-        for row in corpus_rows(c, split, c.max_rows):
-            seqs += row_windows(row, tokenizer, c.block + 1, c.loss_on_all)
+        for row in corpus_rows(c, split):
+            seqs += row_windows(row, tokenizer, c.block + 1, c.loss_on_all)[: c.max_windows]
         if not seqs:
             raise ValueError(f"{', '.join(map(str, corpora(c)))} has no {split} traces to train on")
         ids, mask = pack(seqs, c.block, pad)
@@ -206,6 +224,7 @@ def train(c: TrainConfig, progress=None) -> dict:
         f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
     )
     autocast = autocast_for(device, c.precision)
+    row_caps(c)  # a mismatched mixture fails here, before any work
     torch.manual_seed(c.seed)
     out = Path(c.out)
     out.mkdir(parents=True, exist_ok=True)
