@@ -46,6 +46,24 @@ def test_same_inputs_give_byte_identical_shards(small_jsonl, tmp_path):
     assert shard_bytes(tmp_path / "a") == shard_bytes(tmp_path / "b")
 
 
+def test_shards_stream_in_index_order_and_roll_over_when_full(small_jsonl, tmp_path):
+    """Finalize writes a part at a time: with 7 rows a shard, every split's
+    rows still come out whole, in item order, across numbered shards."""
+    from opencwm.data.pipeline import finalize, prepare
+
+    c = config(f"jsonl:{small_jsonl}", tmp_path / "c", workers=1, rows_per_shard=7)
+    m = build(c)
+    for split in ("train", "val", "test"):
+        paths = sorted((tmp_path / "c").glob(f"{split}-*-of-*.parquet"))
+        n = max(1, -(-m["splits"][split] // 7))
+        assert [p.name for p in paths] == [f"{split}-{k:05d}-of-{n:05d}.parquet" for k in range(n)]
+        assert all(pq.read_metadata(p).num_rows <= 7 for p in paths)
+        index = [r["index"] for r in iter_rows(tmp_path / "c", split)]
+        assert index == sorted(index) and len(index) == m["splits"][split]
+    before = shard_bytes(tmp_path / "c")
+    assert finalize(c, prepare(c)[1]) == m and shard_bytes(tmp_path / "c") == before
+
+
 def test_hostile_items_become_failure_rows(tmp_path):
     rows = [
         {"id": "hang", "code": "def f(x):\n    while True:\n        pass\n", "input": "1"},

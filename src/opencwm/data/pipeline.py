@@ -142,26 +142,32 @@ def run_chunks(config: BuildConfig, items: list[Item], on_chunk: Progress | None
             on_chunk(len(rows), sum(not kept(r) for r in rows))
 
 
+SUMMARY = ["index", "source", "program", "n_frames", "status", "reason", "label"]
+"""The columns that decide a row's split and fill the manifest: read for all
+rows at once, while the heavy ones (traces) stream through a part at a time."""
+
+
 def finalize(config: BuildConfig, info: dict) -> dict:
-    """Shards and manifest from the parts; idempotent."""
+    """Shards and manifest from the parts; idempotent. Memory stays at one
+    part plus the summary columns, however large the corpus."""
     parts = sorted((config.out / ".build" / "parts").glob("part-*.parquet"))
-    rows = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in parts]).to_pylist()
-    rows.sort(key=lambda r: r["index"])
+    summary = [pq.read_table(p, schema=SCHEMA, columns=SUMMARY).to_pylist() for p in parts]
+    rows = sorted((r for part in summary for r in part), key=lambda r: r["index"])
     groups: dict[str, list[dict]] = {s: [] for s in (*SPLITS, "rejected")}
+    group_of: dict[int, str] = {}
     for r in rows:
+        name = "rejected"
         if kept(r):
-            groups[split_of(r["program"], config.val_fraction, config.test_fraction)].append(r)
-        else:
-            groups["rejected"].append(r)
-    written = set()
-    for name, group in groups.items():
-        n = max(1, -(-len(group) // config.rows_per_shard))
-        for k in range(n):
-            path = config.out / f"{name}-{k:05d}-of-{n:05d}.parquet"
-            _write_table(
-                path, table(group[k * config.rows_per_shard : (k + 1) * config.rows_per_shard])
-            )
-            written.add(path.name)
+            name = split_of(r["program"], config.val_fraction, config.test_fraction)
+        groups[name].append(r)
+        group_of[r["index"]] = name
+    shards = {name: _Shards(config, name, len(group)) for name, group in groups.items()}
+    for path in parts:  # parts hold consecutive chunks, so rows stay in index order
+        part = pq.read_table(path, schema=SCHEMA).sort_by("index")
+        names = [group_of[i] for i in part.column("index").to_pylist()]
+        for name, out in shards.items():
+            out.add(part.filter(pa.array([n == name for n in names], pa.bool_())))
+    written = {p.name for out in shards.values() for p in out.close()}
     for stale in config.out.glob("*-of-*.parquet"):
         if stale.name not in written:
             stale.unlink()
@@ -171,6 +177,56 @@ def finalize(config: BuildConfig, info: dict) -> dict:
         lambda p: p.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n"),
     )
     return manifest
+
+
+class _Shards:
+    """One group's shard files, filled in order from row groups of up to
+    `ROW_GROUP` rows; each is written under a temporary name and renamed
+    into place when full, so a killed finalize leaves no half-written shard."""
+
+    ROW_GROUP = 2048
+
+    def __init__(self, config: BuildConfig, name: str, total: int) -> None:
+        self.config, self.name = config, name
+        self.n = max(1, -(-total // config.rows_per_shard))
+        self.rows = 0  # in the current shard
+        self.pending: list[pa.Table] = []
+        self.writer: pq.ParquetWriter | None = None
+        self.done: list[Path] = []
+
+    def _path(self) -> Path:
+        return self.config.out / f"{self.name}-{len(self.done):05d}-of-{self.n:05d}.parquet"
+
+    def add(self, t: pa.Table) -> None:
+        while t.num_rows:
+            taken = min(self.config.rows_per_shard - self.rows, t.num_rows)
+            self.pending.append(t.slice(0, taken))
+            self.rows += taken
+            t = t.slice(taken)
+            if self.rows == self.config.rows_per_shard:
+                self._seal()
+            elif sum(p.num_rows for p in self.pending) >= self.ROW_GROUP:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self.writer is None:
+            self.tmp = self._path().with_name(f".{self._path().name}.tmp{os.getpid()}")
+            self.writer = pq.ParquetWriter(self.tmp, SCHEMA, compression="zstd")
+        if self.pending:
+            self.writer.write_table(pa.concat_tables(self.pending))
+            self.pending = []
+
+    def _seal(self) -> None:
+        self._flush()
+        self.writer.close()
+        os.replace(self.tmp, self._path())
+        self.done.append(self._path())
+        self.rows, self.writer = 0, None
+
+    def close(self) -> list[Path]:
+        if self.rows or not self.done:  # an empty group still gets its one shard
+            self._seal()
+        return self.done
 
 
 def _manifest(config: BuildConfig, info: dict, rows: list[dict], groups: dict) -> dict:
