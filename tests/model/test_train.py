@@ -130,7 +130,7 @@ def test_each_corpus_takes_its_own_cap(tiny_corpus, tmp_path):
         train(bad)
 
 
-def test_a_window_cap_keeps_the_start_of_long_traces(tiny_corpus, tmp_path):
+def test_a_window_cap_keeps_the_start_of_long_traces(tiny_corpus, tmp_path, monkeypatch):
     """With --max-windows 1 a trace longer than the block gives its first
     window only, so long runs stop dominating the packed tokens."""
     from opencwm.model.tokenizer import load_tokenizer
@@ -148,6 +148,10 @@ def test_a_window_cap_keeps_the_start_of_long_traces(tiny_corpus, tmp_path):
     assert max(map(len, windows)) > 1
     first_only = sum(w[0].mask.count(1) for w in windows if w)
     assert targets["capped"] == first_only < targets["full"]
+    monkeypatch.setattr("opencwm.model.windows.ENCODE_CHUNK", 3)  # frames encoded lazily
+    for row, w in zip(corpus_rows(c, "train"), windows, strict=True):
+        assert row_windows(row, tok, c.block + 1) == w
+        assert row_windows(row, tok, c.block + 1, max_windows=2) == w[:2]
 
 
 def test_precision_picks_an_autocast_or_none():

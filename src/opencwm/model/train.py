@@ -131,7 +131,7 @@ def prepare(c: TrainConfig, tokenizer) -> dict[str, tuple[np.ndarray, np.ndarray
     for split in ("train", "val"):
         seqs = []
         for row in corpus_rows(c, split):
-            seqs += row_windows(row, tokenizer, c.block + 1, c.loss_on_all)[: c.max_windows]
+            seqs += row_windows(row, tokenizer, c.block + 1, c.loss_on_all, c.max_windows)
         if not seqs:
             raise ValueError(f"{', '.join(map(str, corpora(c)))} has no {split} traces to train on")
         ids, mask = pack(seqs, c.block, pad)

@@ -21,6 +21,9 @@ from opencwm.trace import tokens as T
 from opencwm.trace.cwm import frame_text, prompt_text, split_context
 from opencwm.trace.frame import Frame
 
+ENCODE_CHUNK = 64
+"""Frames encoded per batch call as windows fill."""
+
 
 @dataclass
 class Sequence:
@@ -32,25 +35,35 @@ def frames_of(row: dict) -> list[Frame]:
     return [Frame.from_dict(d) for d in json.loads(row["frames"])]
 
 
-def row_windows(row: dict, tokenizer, block: int, loss_on_all: bool = False) -> list[Sequence]:
-    """Training windows of one corpus row, each at most `block` tokens."""
+def row_windows(
+    row: dict, tokenizer, block: int, loss_on_all: bool = False, max_windows: int | None = None
+) -> list[Sequence]:
+    """Training windows of one corpus row, each at most `block` tokens; the
+    first `max_windows` only, if given (frames are encoded as the windows
+    need them, so a capped long trace costs what its windows hold)."""
     context, _ = split_context(row["cwm"])
     frames = frames_of(row)
     ended = row["cwm"].endswith(T.END_OF_TEXT)
     enc = tokenizer.backend_tokenizer
-    texts = [prompt_text(context)]
-    texts += [frame_text(f, frames[i - 1] if i else None) for i, f in enumerate(frames)]
-    encoded = [e.ids for e in enc.encode_batch(texts, add_special_tokens=False)]
-    prompt, rest = encoded[0], encoded[1:]
+    prompt = enc.encode(prompt_text(context), add_special_tokens=False).ids
     if len(prompt) + 2 > block:
         return []
+    rest: list[list[int]] = []
+
+    def frame_ids(i: int) -> list[int]:
+        while len(rest) <= i:
+            todo = range(len(rest), min(len(rest) + ENCODE_CHUNK, len(frames)))
+            texts = [frame_text(frames[k], frames[k - 1] if k else None) for k in todo]
+            rest.extend(e.ids for e in enc.encode_batch(texts, add_special_tokens=False))
+        return rest[i]
+
     eos = tokenizer.convert_tokens_to_ids(T.END_OF_TEXT)
     out: list[Sequence] = []
     i = 0
-    while i < len(frames):
+    while i < len(frames) and len(out) != max_windows:
         ids, mask = list(prompt), [int(loss_on_all)] * len(prompt)
         first = (
-            rest[i]
+            frame_ids(i)
             if not out
             else enc.encode(frame_text(frames[i], None), add_special_tokens=False).ids
         )
@@ -60,9 +73,9 @@ def row_windows(row: dict, tokenizer, block: int, loss_on_all: bool = False) -> 
         ids += first
         mask += [1] * len(first)
         i += 1
-        while i < len(frames) and len(ids) + len(rest[i]) <= block:
-            ids += rest[i]
-            mask += [1] * len(rest[i])
+        while i < len(frames) and len(ids) + len(frame_ids(i)) <= block:
+            ids += frame_ids(i)
+            mask += [1] * len(frame_ids(i))
             i += 1
         if i == len(frames) and ended and len(ids) < block:
             ids.append(eos)
