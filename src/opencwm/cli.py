@@ -202,8 +202,6 @@ def train(
     for d in data:
         if not (d / "manifest.json").exists():
             raise fail(f"{d} is not a built corpus (no manifest.json); see `opencwm data build`")
-    if max_rows and len(max_rows) not in (1, len(data)):
-        raise fail(f"{len(max_rows)} --max-rows for {len(data)} --data: give one, or one each")
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

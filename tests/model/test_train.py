@@ -179,14 +179,22 @@ def test_compiled_training_saves_a_loadable_model(tiny_corpus, tmp_path):
     assert not any("_orig_mod" in k for k in model.state_dict())
 
 
-def test_cli_refuses_an_unknown_precision_in_one_line(tiny_corpus, tmp_path):
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--precision", "fp8"], "unknown precision 'fp8'; known: auto, bf16, fp32"),
+        (["--max-rows", "1", "--max-rows", "2"], "2 row caps for 1 corpora"),
+    ],
+)
+def test_cli_refuses_bad_settings_in_one_line(tiny_corpus, tmp_path, extra, message):
+    """Checked once, in `train`, before anything is written."""
     from typer.testing import CliRunner
 
     from opencwm.cli import app
 
     out = tmp_path / "m"
-    args = ["train", "--data", str(tiny_corpus), "--out", str(out), "--precision", "fp8"]
+    args = ["train", "--data", str(tiny_corpus), "--out", str(out), *extra]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
-    assert "unknown precision 'fp8'; known: auto, bf16, fp32" in result.output
-    assert not out.exists()  # refused before anything was written
+    assert message in result.output
+    assert not out.exists()

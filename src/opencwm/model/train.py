@@ -97,7 +97,7 @@ def corpora(c: TrainConfig) -> list[Path]:
 def row_caps(c: TrainConfig) -> list[int | None]:
     """The cap on each corpus's rows, in the order of `corpora(c)`."""
     paths = corpora(c)
-    caps = c.max_rows if isinstance(c.max_rows, list) else [c.max_rows] * len(paths)
+    caps = c.max_rows if isinstance(c.max_rows, list) else [c.max_rows]
     if len(caps) == 1:
         caps = caps * len(paths)
     if len(caps) != len(paths):
