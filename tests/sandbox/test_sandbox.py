@@ -144,6 +144,39 @@ def test_next_run_after_an_idle_worker_died_succeeds():
         assert result.ok, result.describe()
 
 
+def test_a_worker_outlives_the_thread_that_started_it():
+    """bwrap's --die-with-parent follows the forking *thread*; RL environment
+    calls run on short-lived threads and share one pool."""
+    with Sandbox(size=1, preload=("opencwm.tracer.job",)) as sb:
+        first: list[str] = []
+        t = threading.Thread(target=lambda: first.append(printed(run(sb, WORKER_START))))
+        t.start()
+        t.join()
+        assert printed(run(sb, WORKER_START)) == first[0]
+
+
+def test_threads_waiting_for_a_worker_that_dies_get_its_replacement():
+    jobs = ["import time\ntime.sleep(2)\n", *["print('ok')\n"] * 4]
+    with Sandbox(size=1, preload=("opencwm.tracer.job",)) as sb:
+        results: dict[int, ExecutionResult] = {}
+
+        def go(i: int) -> None:
+            results[i] = run(sb, jobs[i])
+
+        threads = [threading.Thread(target=go, args=(i,), daemon=True) for i in range(len(jobs))]
+        threads[0].start()
+        time.sleep(0.5)  # the sleeper holds the only worker; the others queue behind it
+        for t in threads[1:]:
+            t.start()
+        time.sleep(0.5)
+        os.killpg(sb._all[0].proc.pid, signal.SIGKILL)
+        for t in threads:
+            t.join(30)
+        assert sorted(results) == list(range(len(jobs))), "a waiting thread never got a worker"
+        assert "died" in results[0].error, results[0].describe()
+        assert all(printed(results[i]) == "ok\n" for i in range(1, len(jobs)))
+
+
 # -- missing bubblewrap -------------------------------------------------------------
 
 

@@ -6,6 +6,15 @@ child and returns an `ExecutionResult`. A worker that dies or stops
 answering is killed with its whole sandbox and replaced; the caller just
 gets a result whose `error` says so. With `warm=False` every run starts a
 new bwrap and interpreter (slower; used as the benchmark's baseline).
+
+Threads share a pool, so two things are per-thread traps. bwrap's
+`--die-with-parent` is `PR_SET_PDEATHSIG`, which fires when the *thread*
+that forked it exits, not the process: a worker started by a short-lived
+thread (an RL environment call) would be killed under the next job. So
+workers are started from one long-lived thread per process. And a thread
+waiting for a busy worker must wake when that worker is retired instead of
+returned, or it waits for ever: a retired worker leaves a `None` in the
+idle queue, which sends a waiter back to start the replacement.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from opencwm.sandbox.bwrap import SANDBOX_ENV, bwrap_argv, python_dirs
@@ -37,6 +47,20 @@ def _sandbox_uid() -> int:
     """An unprivileged uid no other live sandbox of this host process shares,
     so per-uid process limits and kill-all-of-uid stay per worker."""
     return 100_000 + (os.getpid() % 100_000) * 64 + next(_UIDS) % 64
+
+
+_spawners: dict[int, ThreadPoolExecutor] = {}
+_spawners_lock = threading.Lock()
+
+
+def _popen(argv: list[str], **kwargs: object) -> subprocess.Popen:
+    """`Popen` on this process's spawner thread, which lives as long as the
+    process (keyed by pid: a forked child gets its own)."""
+    with _spawners_lock:
+        spawner = _spawners.get(os.getpid())
+        if spawner is None:
+            spawner = _spawners[os.getpid()] = ThreadPoolExecutor(1, "sandbox-spawner")
+    return spawner.submit(subprocess.Popen, argv, **kwargs).result()
 
 
 @dataclass
@@ -74,7 +98,7 @@ class Sandbox:
     def _spawn(self) -> _Worker:
         uid = _sandbox_uid()
         cmd = [sys.executable, "-m", "opencwm.sandbox.worker", str(uid), *self.preload]
-        proc = subprocess.Popen(
+        proc = _popen(
             bwrap_argv(cmd, ro_binds=[*python_dirs(), *self.ro_binds]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -88,30 +112,31 @@ class Sandbox:
         return worker
 
     def _acquire(self) -> _Worker:
+        """An idle live worker, else a new one while the pool has room, else
+        the next one returned (or a `None` wake-up: a slot came free)."""
         while True:
             try:
                 worker = self._idle.get_nowait()
             except queue.Empty:
-                break
+                worker = self._start_if_room() or self._idle.get()
+            if worker is None:
+                continue
             if worker.alive():
                 return worker
             self._retire(worker)  # died while idle: not the next job's fault
+
+    def _start_if_room(self) -> _Worker | None:
         with self._lock:
-            can_start = self._started < self.size
-            if can_start:
-                self._started += 1
-        if can_start:
-            try:
-                return self._spawn()
-            except BaseException:
-                with self._lock:
-                    self._started -= 1
-                raise
-        worker = self._idle.get()
-        if worker.alive():
-            return worker
-        self._retire(worker)
-        return self._acquire()
+            if self._started >= self.size:
+                return None
+            self._started += 1
+        try:
+            return self._spawn()
+        except BaseException:
+            with self._lock:
+                self._started -= 1
+            self._idle.put(None)
+            raise
 
     def _retire(self, worker: _Worker) -> None:
         worker.kill()
@@ -119,6 +144,7 @@ class Sandbox:
             if worker in self._all:
                 self._all.remove(worker)
             self._started -= 1
+        self._idle.put(None)
 
     def run(self, target: str, payload: dict, limits: Limits | None = None) -> ExecutionResult:
         limits = limits or Limits()
@@ -180,8 +206,8 @@ class Sandbox:
 
 
 def _startup_error(w: _Worker) -> str:
-    if w.runs == 0:
-        code = w.proc.poll()
+    code = w.proc.poll()
+    if w.runs == 0 and not (code is not None and code < 0):  # a signal: killed, not broken
         return (
             f"sandbox could not start (bwrap exited with {code}); check that bubblewrap works here"
         )
