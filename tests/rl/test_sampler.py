@@ -92,3 +92,19 @@ def test_groups_are_deterministic(micro):
     ga = a.run_groups(tickets)
     gb = b.run_groups(list(reversed(tickets)))
     assert [t.ids for g in ga for t in g.members] == [t.ids for g in gb for t in g.members]
+
+
+@pytest.mark.parametrize("kind", ["latency", "crash"])
+def test_the_evaluator_keeps_each_tasks_greedy_reward_and_counts_failures(micro, kind):
+    from opencwm.rl.run import Evaluator
+
+    cfg = micro(f"env.kind={kind}", "env.timeout_s=5", "sampling.temperature=1.0")
+    tasks = [{"id": f"t{i}"} for i in range(3)]
+    evaluator = Evaluator(cfg, tasks)
+    first = evaluator(weights_of(evaluator.model))
+    assert len(first["eval_rewards"]) == 3
+    assert first["eval_reward"] == pytest.approx(sum(first["eval_rewards"]) / 3)
+    assert first["eval_failed"] == (3 if kind == "crash" else 0)
+    if kind == "latency":  # greedy: the same weights give the same rewards
+        assert evaluator(weights_of(evaluator.model)) == first
+        assert 0 < first["eval_reward"] <= 1

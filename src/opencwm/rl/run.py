@@ -249,14 +249,19 @@ def save_checkpoint(h: Handles, out: Path, step: int, cfg: RLConfig) -> Path:
     return path
 
 
-def _log_eval(path: Path, step: int, reward: float, log: Callable[[str], None]) -> None:
+def _log_eval(path: Path, step: int, result: dict, log: Callable[[str], None]) -> None:
     with path.open("a") as f:
-        f.write(json.dumps({"step": step, "eval_reward": reward}) + "\n")
-    log(f"held-out reward at step {step}: {reward:.3f}")
+        f.write(json.dumps({"step": step, **result}) + "\n")
+    failed = f", {result['eval_failed']} failed" if result["eval_failed"] else ""
+    log(f"held-out reward at step {step}: {result['eval_reward']:.3f}{failed}")
 
 
 class Evaluator:
-    """Greedy held-out reward of given weights, one episode per task, in-process."""
+    """Greedy held-out reward of given weights, one episode per task, in-process.
+
+    Per-task rewards are kept (`eval_rewards`, in task order), so two steps
+    can be compared task by task; episodes the environment failed count as
+    0 and are counted (`eval_failed`)."""
 
     def __init__(self, cfg: RLConfig, tasks: list[dict]) -> None:
         from opencwm.rl.policy import build_model
@@ -267,13 +272,18 @@ class Evaluator:
         self.tasks = tasks
         self.model, self.tok = build_model(cfg.model, cfg.seed)
 
-    def __call__(self, weights: dict) -> float:
+    def __call__(self, weights: dict) -> dict:
         from opencwm.rl.sampler import Engine, Ticket
 
         self.model.load_state_dict(weights)
         engine = Engine(self.cfg, self.model, self.tok)
         groups = engine.run_groups([Ticket(i, t, 0) for i, t in enumerate(self.tasks)])
-        return sum(g.members[0].reward for g in groups) / max(1, len(groups))
+        rewards = [g.members[0].reward for g in groups]
+        return {
+            "eval_reward": sum(rewards) / max(1, len(rewards)),
+            "eval_failed": sum(bool(g.members[0].failed) for g in groups),
+            "eval_rewards": rewards,
+        }
 
 
 def synchronous_grpo(cfg: RLConfig, steps: int | None = None) -> tuple[Any, list[dict]]:
