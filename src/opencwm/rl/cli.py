@@ -26,6 +26,14 @@ def rl(
         str | None, typer.Option("--ray-address", help="Join an existing Ray cluster.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint.")] = False,
+    eval_only: Annotated[
+        bool,
+        typer.Option(
+            "--eval-only",
+            help="Score model.path (e.g. OUT/ckpt/step-N) greedily on the held-out split, "
+            "print the JSON and exit: no Ray, no training.",
+        ),
+    ] = False,
 ) -> None:
     """Asynchronous RL (GRPO, decoupled PPO) on Ray: samplers, a learner, in-flight updates."""
     from opencwm.rl.config import ConfigError, load_config
@@ -46,6 +54,11 @@ def rl(
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if eval_only:
+        from opencwm.rl.run import evaluate
+
+        typer.echo(json.dumps(evaluate(cfg)))
+        return
     from opencwm.rl.run import run
 
     result = run(cfg, resume=resume, log=typer.echo)

@@ -286,6 +286,18 @@ class Evaluator:
         }
 
 
+def evaluate(cfg: RLConfig) -> dict:
+    """The held-out greedy reward of `cfg.model.path`'s weights, without Ray:
+    scores the start or any checkpoint (`OUT/ckpt/step-N`) the way a run's
+    `eval_reward` lines do, with the task ids, so runs compare task by task."""
+    from opencwm.rl.policy import weights_of
+
+    tasks = load_tasks(cfg.env, cfg.env.eval_split, cfg.env.eval_limit)
+    evaluator = Evaluator(cfg, tasks)
+    result = evaluator(weights_of(evaluator.model))
+    return {"model": cfg.model.path, "tasks": [t.get("id", "") for t in tasks], **result}
+
+
 def synchronous_grpo(cfg: RLConfig, steps: int | None = None) -> tuple[Any, list[dict]]:
     """The reference: generate batch k with policy k, train, repeat. No actors,
     no queue, no pacing. Returns (the learner, its per-step stats)."""
