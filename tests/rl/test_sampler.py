@@ -108,3 +108,15 @@ def test_the_evaluator_keeps_each_tasks_greedy_reward_and_counts_failures(micro,
     if kind == "latency":  # greedy: the same weights give the same rewards
         assert evaluator(weights_of(evaluator.model)) == first
         assert 0 < first["eval_reward"] <= 1
+
+
+def test_a_sampled_evaluation_averages_its_episodes_and_repeats_exactly(micro):
+    from opencwm.rl.run import Evaluator
+
+    cfg = micro("env.eval_samples=3", "sampling.temperature=1.0")
+    evaluator = Evaluator(cfg, [{"id": "a"}, {"id": "b"}])
+    first = evaluator(weights_of(evaluator.model))
+    assert len(first["eval_rewards"]) == 2
+    assert evaluator(weights_of(evaluator.model)) == first  # the same seeds every time
+    greedy = Evaluator(micro(), [{"id": "a"}, {"id": "b"}])
+    assert greedy(weights_of(greedy.model)) != first

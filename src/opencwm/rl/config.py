@@ -47,6 +47,10 @@ class EnvConfig:
     eval_split: str = "test"
     limit: int | None = None
     eval_limit: int = 32
+    eval_samples: int = 0
+    """Held-out episodes per task: 0 is one greedy episode; N > 0 is N at the
+    sampling temperature (the policy RL optimises), averaged, with the same
+    seeds at every evaluation so two steps differ only by the weights."""
     max_frames: int = 40
     """Corpus rows with more frames are skipped (trace env: the answer must fit)."""
     max_code_chars: int = 600

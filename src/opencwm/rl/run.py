@@ -257,7 +257,8 @@ def _log_eval(path: Path, step: int, result: dict, log: Callable[[str], None]) -
 
 
 class Evaluator:
-    """Greedy held-out reward of given weights, one episode per task, in-process.
+    """Held-out reward of given weights, in-process: one greedy episode per
+    task, or `env.eval_samples` sampled ones (averaged per task).
 
     Per-task rewards are kept (`eval_rewards`, in task order), so two steps
     can be compared task by task; episodes the environment failed count as
@@ -267,8 +268,9 @@ class Evaluator:
         from opencwm.rl.policy import build_model
 
         self.cfg = copy.deepcopy(cfg)
-        self.cfg.learner.group_size = 1
-        self.cfg.sampling.temperature = 0.0
+        self.cfg.learner.group_size = max(1, cfg.env.eval_samples)
+        if not cfg.env.eval_samples:
+            self.cfg.sampling.temperature = 0.0
         self.tasks = tasks
         self.model, self.tok = build_model(cfg.model, cfg.seed)
 
@@ -278,10 +280,10 @@ class Evaluator:
         self.model.load_state_dict(weights)
         engine = Engine(self.cfg, self.model, self.tok)
         groups = engine.run_groups([Ticket(i, t, 0) for i, t in enumerate(self.tasks)])
-        rewards = [g.members[0].reward for g in groups]
+        rewards = [sum(m.reward for m in g.members) / len(g.members) for g in groups]
         return {
             "eval_reward": sum(rewards) / max(1, len(rewards)),
-            "eval_failed": sum(bool(g.members[0].failed) for g in groups),
+            "eval_failed": sum(bool(m.failed) for g in groups for m in g.members),
             "eval_rewards": rewards,
         }
 
