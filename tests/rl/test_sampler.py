@@ -120,3 +120,31 @@ def test_a_sampled_evaluation_averages_its_episodes_and_repeats_exactly(micro):
     assert evaluator(weights_of(evaluator.model)) == first  # the same seeds every time
     greedy = Evaluator(micro(), [{"id": "a"}, {"id": "b"}])
     assert greedy(weights_of(greedy.model)) != first
+
+
+def test_a_groups_members_decode_as_one_batch_with_their_own_logprobs(micro):
+    """One forward per token for the whole group, yet each member's recorded
+    log-probs are what the learner computes for its own sequence."""
+    from opencwm.rl.policy import token_logprobs
+
+    cfg = micro("learner.group_size=4", "sampling.max_tokens=10", "env.latency.median_s=0")
+    engine, model = _engine(cfg)
+    forwards = 0
+    inner = model.forward
+
+    def counted(*args, **kwargs):
+        nonlocal forwards
+        forwards += 1
+        return inner(*args, **kwargs)
+
+    model.forward = counted
+    (group,) = engine.run_groups([Ticket(0, {"id": "t"}, 0)])
+    assert engine.stats["tokens"] == 40 and forwards == 1 + 10  # the prompt once, then per token
+    model.forward = inner
+    for traj in group.members:
+        with torch.no_grad():
+            ref = token_logprobs(model, torch.tensor([traj.ids]), cfg.sampling.temperature)[0]
+        for i, (m, lp) in enumerate(zip(traj.mask, traj.logp, strict=True)):
+            if m:
+                assert abs(lp - float(ref[i - 1])) < 1e-4
+    assert len({tuple(t.ids) for t in group.members}) > 1  # sampled apart

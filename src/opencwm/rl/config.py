@@ -87,6 +87,10 @@ class SamplingConfig:
     """False: a trajectory finishes with the weights it started with."""
     poll_s: float = 0.02
     """How often a sampler asks whether newer weights exist."""
+    lockstep: bool = True
+    """Decode a group's members as one batch (one forward per token for the
+    group); False: one forward per sequence (the baseline of
+    benchmarks/rl_sampler.py)."""
 
 
 @dataclass

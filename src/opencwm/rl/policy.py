@@ -1,8 +1,10 @@
 """The policy as token-level decoding state, with weights that can change.
 
 A sampler decodes many sequences, one token per sequence per round; each
-`Seq` keeps its own KV cache and the logits for its next token, tagged
-with the version of the weights that computed them. `Decoder.swap` loads
+`Seq` keeps the logits for its next token, tagged with the version of the
+weights that computed them, and its keys and values in the cache of a
+`Batch`: sequences of equal length that decode in lockstep (a group's
+members, which share their prompt), one forward pass per token for all. `Decoder.swap` loads
 newer weights *between* decoding steps (never inside a forward pass) and,
 by default, re-encodes every prefix with them, so every later token is
 exactly on the new policy; `recompute=False` keeps the stale caches (what
@@ -16,6 +18,7 @@ policy being optimised is the tempered one).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,13 +54,27 @@ def weights_of(model: Any) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-@dataclass
+@dataclass(eq=False)
 class Seq:
     ids: list[int]
-    cache: Any = None
     logits: torch.Tensor | None = None  # (V,) for the next token
     version: int = 0
     """Version of the weights that computed `logits`."""
+    batch: Batch | None = None
+    """The lockstep batch whose cache holds this sequence's keys and values
+    (None: dropped by a swap, re-encoded when the sequence goes on)."""
+
+
+@dataclass(eq=False)
+class Batch:
+    """Sequences of equal length decoded together: one forward per token for
+    all of them. A group's members share their prompt, so they start as one
+    batch and stay in it until their turn ends; that turns a group's n
+    forward passes per token into one (the model is small: a forward costs
+    about the same for 1 row as for 8)."""
+
+    seqs: list[Seq]
+    cache: Any
 
 
 class Decoder:
@@ -67,34 +84,77 @@ class Decoder:
         self.context = int(model.config.max_position_embeddings)
 
     @torch.no_grad()
-    def _forward(self, seq: Seq, new: list[int]) -> None:
+    def _encode(self, seqs: list[Seq]) -> None:
+        """A fresh batch for `seqs` (equal lengths) from their whole ids;
+        identical ids are encoded once and repeated."""
         from transformers import DynamicCache
 
-        if seq.cache is None:
-            seq.cache = DynamicCache(config=self.model.config)
-        x = torch.tensor([new])
-        out = self.model(input_ids=x, cache=seq.cache, use_cache=True)
-        seq.cache = out.cache
-        seq.logits = out.logits[0, -1]
-        seq.version = self.version
+        same = all(s.ids == seqs[0].ids for s in seqs)
+        x = torch.tensor([seqs[0].ids] if same else [s.ids for s in seqs])
+        out = self.model(input_ids=x, cache=DynamicCache(config=self.model.config), use_cache=True)
+        cache = out.cache
+        if same and len(seqs) > 1:
+            cache.batch_repeat_interleave(len(seqs))
+        batch = Batch(list(seqs), cache)
+        for i, s in enumerate(seqs):
+            s.batch, s.logits, s.version = batch, out.logits[0 if same else i, -1], self.version
 
-    def start(self, ids: list[int]) -> Seq:
-        seq = Seq(list(ids))
-        self._forward(seq, seq.ids)
-        return seq
+    def start(self, prompts: list[list[int]], lockstep: bool = True) -> list[Seq]:
+        """One sequence per prompt; equal prompts (a group's) share a batch
+        unless `lockstep` is off."""
+        seqs = [Seq(list(p)) for p in prompts]
+        alike: dict[object, list[Seq]] = {}
+        for s in seqs:
+            alike.setdefault(tuple(s.ids) if lockstep else id(s), []).append(s)
+        for members in alike.values():
+            self._encode(members)
+        return seqs
 
+    @torch.no_grad()
+    def advance(self, steps: list[tuple[Seq, int]]) -> None:
+        """Append one token to each sequence: one forward per batch. The
+        sequences of a batch advance together or not at all."""
+        token = {id(s): t for s, t in steps}
+        for batch in {id(s.batch): s.batch for s, _ in steps}.values():
+            if batch is None or any(id(s) not in token for s in batch.seqs):
+                raise ValueError("every sequence of a batch must advance together")
+            x = torch.tensor([[token[id(s)]] for s in batch.seqs])
+            out = self.model(input_ids=x, cache=batch.cache, use_cache=True)
+            batch.cache = out.cache
+            for i, s in enumerate(batch.seqs):
+                s.ids.append(token[id(s)])
+                s.logits, s.version = out.logits[i, -1], self.version
+
+    def leave(self, seq: Seq) -> None:
+        """Take `seq` out of its batch (its turn ended: the others go on),
+        with its own copy of its cache row for a later turn."""
+        batch = seq.batch
+        if batch is None or len(batch.seqs) == 1:
+            return
+        i = batch.seqs.index(seq)
+        own = copy.deepcopy(batch.cache)
+        own.batch_select_indices(torch.tensor([i]))
+        batch.cache.batch_select_indices(
+            torch.tensor([j for j in range(len(batch.seqs)) if j != i])
+        )
+        batch.seqs.pop(i)
+        seq.batch = Batch([seq], own)
+
+    @torch.no_grad()
     def extend(self, seq: Seq, new: list[int]) -> None:
-        """Append tokens (an observation, or the token just sampled)."""
-        if seq.cache is None:  # dropped by a swap: re-encode everything
-            seq.ids.extend(new)
-            self._forward(seq, seq.ids)
-        else:
-            seq.ids.extend(new)
-            self._forward(seq, new)
+        """Append an observation to a sequence that decodes alone."""
+        if seq.batch is not None and len(seq.batch.seqs) > 1:
+            raise ValueError("extend() on a sequence still in a batch; leave() it first")
+        seq.ids.extend(new)
+        if seq.batch is None:  # dropped by a swap: re-encode everything
+            return self._encode([seq])
+        out = self.model(input_ids=torch.tensor([new]), cache=seq.batch.cache, use_cache=True)
+        seq.batch.cache = out.cache
+        seq.logits, seq.version = out.logits[0, -1], self.version
 
     def sample(self, seq: Seq, temperature: float, gen: torch.Generator) -> tuple[int, float, int]:
-        """(token, its log-prob under the policy that made the logits, that version);
-        the token is appended to `seq`."""
+        """(token, its log-prob under the policy that made the logits, that
+        version). Nothing is appended: `advance` does that, batch by batch."""
         assert seq.logits is not None, "sample() before start()"
         logits = seq.logits.float()
         if temperature > 0:
@@ -103,20 +163,16 @@ class Decoder:
         else:
             logp = torch.log_softmax(logits, -1)
             tok = int(logits.argmax())
-        out = (tok, float(logp[tok]), seq.version)
-        self.extend(seq, [tok])
-        return out
+        return tok, float(logp[tok]), seq.version
 
     def swap(self, weights: dict, version: int, seqs: list[Seq], recompute: bool = True) -> None:
-        """Load newer weights; with `recompute`, re-encode each live prefix now
+        """Load newer weights; with `recompute`, re-encode each live batch now
         (sequences waiting for an environment are re-encoded when they resume)."""
         self.model.load_state_dict(weights)
         self.version = version
         if recompute:
-            for seq in seqs:
-                seq.cache = None
-                if seq.logits is not None:
-                    self._forward(seq, seq.ids)
+            for batch in {id(s.batch): s.batch for s in seqs if s.batch is not None}.values():
+                self._encode(batch.seqs)
 
 
 def token_logprobs(model: Any, ids: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -84,7 +84,7 @@ class _Episode:
     seq: Seq | None = None
     call: EnvCall | None = None
     turn: list[int] = field(default_factory=list)
-    pending: str = ""
+    stop_ids: set[int] = field(default_factory=set)
 
 
 def episode_seed(seed: int, group: int, member: int) -> int:
@@ -131,16 +131,18 @@ class Engine:
 
     def tick(self) -> bool:
         """One step of every episode; True when a token was decoded."""
-        decoded = False
+        decoding = []
         for ep in list(self.episodes):
             if ep.call is not None:
                 out = ep.call.poll()
                 if out is not None:
                     self._on_env(ep, *out)
             elif ep.seq is not None:
-                self._decode(ep)
-                decoded = True
-        return decoded
+                decoding.append(ep)
+        self._start_groups()
+        if decoding:
+            self._decode(decoding)
+        return bool(decoding)
 
     def _on_env(self, ep: _Episode, tr: Transition | None, failure: str) -> None:
         assert ep.call is not None
@@ -163,26 +165,52 @@ class Engine:
         if len(traj.ids) >= self.decoder.context - 1:
             traj.info["ended"] = "context full"
             return self._finish(ep)
-        if ep.seq is None:
-            ep.seq = self.decoder.start(list(traj.ids))
-        else:
+        if ep.seq is not None:  # a later turn; the first waits for its group
             self.decoder.extend(ep.seq, ids)
         ep.stop_ids = {self.tok.convert_tokens_to_ids(s) for s in ep.env.stops}
         ep.turn = []
 
-    def _decode(self, ep: _Episode) -> None:
-        assert ep.seq is not None
-        tok, logp, version = self.decoder.sample(ep.seq, self.cfg.sampling.temperature, ep.gen)
-        traj = ep.traj
-        traj.ids.append(tok)
-        traj.mask.append(1)
-        traj.logp.append(logp)
-        traj.versions.append(version)
-        ep.turn.append(tok)
-        self.stats["tokens"] += 1
-        full = len(traj.ids) >= self.decoder.context - 1
-        if tok in ep.stop_ids or len(ep.turn) >= self.cfg.sampling.max_tokens or full:
-            traj.turns += 1
+    def _start_groups(self) -> None:
+        """Start a group's members together once every reset is back, so
+        their shared prompt is encoded once and they decode as one batch."""
+        waiting: dict[int, list[_Episode]] = {}
+        blocked = set()
+        for ep in self.episodes:
+            if ep.seq is None:
+                if ep.call is None:
+                    waiting.setdefault(ep.traj.group, []).append(ep)
+                else:
+                    blocked.add(ep.traj.group)
+        for group, eps in waiting.items():
+            if group not in blocked:
+                prompts = [e.traj.ids for e in eps]
+                seqs = self.decoder.start(prompts, self.cfg.sampling.lockstep)
+                for ep, seq in zip(eps, seqs, strict=True):
+                    ep.seq = seq
+
+    def _decode(self, episodes: list[_Episode]) -> None:
+        """One token for each episode: sampled one by one (each its own
+        generator), then appended with one forward pass per batch."""
+        steps, ended = [], []
+        for ep in episodes:
+            assert ep.seq is not None
+            tok, logp, version = self.decoder.sample(ep.seq, self.cfg.sampling.temperature, ep.gen)
+            traj = ep.traj
+            traj.ids.append(tok)
+            traj.mask.append(1)
+            traj.logp.append(logp)
+            traj.versions.append(version)
+            ep.turn.append(tok)
+            self.stats["tokens"] += 1
+            steps.append((ep.seq, tok))
+            full = len(traj.ids) >= self.decoder.context - 1
+            if tok in ep.stop_ids or len(ep.turn) >= self.cfg.sampling.max_tokens or full:
+                ended.append(ep)
+        self.decoder.advance(steps)
+        for ep in ended:
+            assert ep.seq is not None
+            self.decoder.leave(ep.seq)
+            ep.traj.turns += 1
             action = self.tok.decode(ep.turn, skip_special_tokens=False)
             ep.call = EnvCall(lambda e=ep.env, a=action: e.step(a), self.cfg.env.timeout_s, "step")
 
