@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from opencwm.rl.loss import decoupled_ppo_loss, group_advantages
@@ -41,3 +42,26 @@ def test_group_advantages():
     norm = group_advantages(r, g, normalize_std=True)
     assert torch.allclose(norm[:4], plain[:4] / math.sqrt(0.1875), atol=1e-4)
     assert torch.all(norm[4:] == 0)
+
+
+def test_sequence_norm_weighs_each_trajectory_the_same():
+    """A right answer of 1 token and a wrong one of 3: under `token` the
+    wrong one's tokens outnumber it; under `sequence` each trajectory
+    weighs 1/2, whatever its length."""
+    logp = torch.zeros(2, 3, requires_grad=True)
+    mask = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    adv = torch.tensor([1.0, -1.0])
+    token, _ = decoupled_ppo_loss(logp, logp.detach(), logp.detach(), adv, mask, norm="token")
+    assert math.isclose(token.item(), -(1 - 3) / 4, rel_tol=1e-6)
+    seq, _ = decoupled_ppo_loss(logp, logp.detach(), logp.detach(), adv, mask, norm="sequence")
+    assert math.isclose(seq.item(), 0.0, abs_tol=1e-7)
+    seq.backward()
+    expected = torch.tensor([[-0.5, 0.0, 0.0], [0.5 / 3, 0.5 / 3, 0.5 / 3]])
+    assert torch.allclose(logp.grad, expected)
+
+
+def test_an_unknown_loss_norm_is_refused_by_the_config():
+    from opencwm.rl.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="loss_norm must be one of token, sequence"):
+        load_config(None, ["learner.loss_norm=tokens"])

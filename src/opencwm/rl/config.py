@@ -104,6 +104,9 @@ class LearnerConfig:
     clip_eps: float = 0.2
     behav_cap: float = 2.0
     """Truncation of the behaviour importance weight."""
+    loss_norm: str = "token"
+    """token: the mean over every trained token of the batch (DAPO);
+    sequence: over each trajectory's tokens, then over trajectories (GRPO)."""
     cpus: float = 0.5
 
 
@@ -178,7 +181,20 @@ COORDINATOR_CPUS = 0.1
 def from_dict(data: dict) -> RLConfig:
     cfg = _build(RLConfig, data, "")
     _check_cpus(cfg)
+    _check_choices(cfg)
     return cfg
+
+
+LOSS_NORMS = ("token", "sequence")
+
+
+def _check_choices(cfg: RLConfig) -> None:
+    """Choices a Ray actor would otherwise reject only when it first uses them."""
+    if cfg.learner.loss_norm not in LOSS_NORMS:
+        raise ConfigError(
+            f"learner.loss_norm must be one of {', '.join(LOSS_NORMS)}, "
+            f"got {cfg.learner.loss_norm!r}"
+        )
 
 
 def _check_cpus(cfg: RLConfig) -> None:

@@ -69,7 +69,7 @@ class Learner:
         logp = token_logprobs(self.model, ids, self.cfg.sampling.temperature)  # (B, L-1)
         # One step per batch: the proximal (pre-step) policy is these very weights.
         loss, stats = decoupled_ppo_loss(
-            logp, logp.detach(), behav, adv, mask, lc.clip_eps, lc.behav_cap
+            logp, logp.detach(), behav, adv, mask, lc.clip_eps, lc.behav_cap, lc.loss_norm
         )
         self.opt.zero_grad()
         loss.backward()

@@ -16,6 +16,15 @@ with r = exp(logp - prox_logp) and the behaviour weight
 w = min(exp(prox_logp - behav_logp), cap), detached (truncated importance
 sampling corrects stale tokens; the cap bounds the variance).
 
+`norm` says what the mean is over. "token" (DAPO): every trained token of
+the batch weighs the same, so a long trajectory pulls harder. "sequence"
+(GRPO as first written): each trajectory's tokens are averaged, then the
+trajectories, so each weighs the same. With a 0/1 reward on a long answer
+the difference is the direction: wrong answers are the long ones (they run
+to the token budget), and under "token" their many negative tokens also push
+down the frame syntax every answer shares, so the policy learns to stop
+early rather than to compute; measured on output prediction, docs/rl.md.
+
 With one optimizer step per batch the proximal policy *is* the current
 parameters, so r = 1 and the clip is inactive at the point the gradient is
 taken; it matters if a batch is ever split into several steps.
@@ -67,6 +76,7 @@ def decoupled_ppo_loss(
     mask: torch.Tensor,
     clip_eps: float = 0.2,
     behav_cap: float = 2.0,
+    norm: str = "token",
 ) -> tuple[torch.Tensor, LossStats]:
     """The loss over masked tokens. All token tensors (B, T); `advantages`
     (B,) per trajectory, broadcast over its tokens. Returns (loss, stats);
@@ -79,7 +89,15 @@ def decoupled_ppo_loss(
     raw_w = torch.exp(prox_logp.detach() - behav_logp.detach())
     w = raw_w.clamp(max=behav_cap)
     surr = torch.minimum(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv)
-    loss = -(w * surr * mask).sum() / n
+    per_token = w * surr * mask
+    if norm == "token":
+        loss = -per_token.sum() / n
+    elif norm == "sequence":
+        lengths = mask.sum(-1)
+        live = lengths > 0
+        loss = -(per_token.sum(-1)[live] / lengths[live]).sum() / live.sum().clamp(min=1)
+    else:
+        raise ValueError(f"unknown loss norm {norm!r}; known: token, sequence")
     on = mask > 0
     sel = raw_w[on] if on.any() else torch.ones(1)
     clipped = ((ratio - 1).abs() > clip_eps)[on].float()
