@@ -19,15 +19,9 @@ sampling corrects stale tokens; the cap bounds the variance).
 `norm` says what the mean is over. "token" (DAPO): every trained token of
 the batch weighs the same, so a long trajectory pulls harder. "sequence"
 (GRPO as first written): each trajectory's tokens are averaged, then the
-trajectories, so each weighs the same. With a 0/1 reward on a long answer
-the difference is the direction: wrong answers are the long ones (they run
-to the token budget), and under "token" their many negative tokens also push
-down the frame syntax every answer shares, so the policy learns to stop
-early rather than to compute; measured on output prediction, docs/rl.md.
-
-With one optimizer step per batch the proximal policy *is* the current
-parameters, so r = 1 and the clip is inactive at the point the gradient is
-taken; it matters if a batch is ever split into several steps.
+trajectories, so each weighs the same and a long one's tokens weigh less.
+With a 0/1 reward on long answers the two move the length of the answers
+in opposite directions; docs/rl.md has what each did on output prediction.
 """
 
 from __future__ import annotations
