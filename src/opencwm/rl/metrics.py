@@ -86,7 +86,7 @@ def plot(lines: list[dict], out: str | Path) -> Path:
             [e["step"] for e in evals],
             [e["eval_reward"] for e in evals],
             "o-",
-            label="held-out (greedy)",
+            label="held-out",
         )
     ax[0, 0].set_title("reward")
     ax[0, 0].legend()
@@ -132,3 +132,56 @@ def plot(lines: list[dict], out: str | Path) -> Path:
     fig.savefig(out, dpi=80)
     plt.close(fig)
     return out
+
+
+def compare(runs: dict[str, list[dict]], out: str | Path, window: int = 10) -> Path:
+    """Several runs side by side (seeds, or one knob changed): held-out
+    reward, sampled reward and tokens generated per step (the answers'
+    length), the last two as moving means over `window` steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    for name, lines in runs.items():
+        steps = [ln for ln in lines if "loss" in ln]
+        evals = [ln for ln in lines if "eval_reward" in ln]
+        ax[0].plot([e["step"] for e in evals], [e["eval_reward"] for e in evals], "o-", label=name)
+        for a, key in ((ax[1], "reward"), (ax[2], "tokens_generated")):
+            ys = [s[key] for s in steps]
+            means = [
+                sum(ys[max(0, i - window + 1) : i + 1]) / len(ys[max(0, i - window + 1) : i + 1])
+                for i in range(len(ys))
+            ]
+            a.plot([s["step"] for s in steps], means, label=name)
+    for a, title in zip(
+        ax,
+        (
+            "held-out reward",
+            f"sampled reward ({window}-step mean)",
+            f"tokens generated per step ({window}-step mean)",
+        ),
+        strict=True,
+    ):
+        a.set_title(title)
+        a.set_xlabel("learner step")
+        a.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        description="Plot RL runs side by side: python -m opencwm.rl.metrics RUN... --out F.png"
+    )
+    ap.add_argument("runs", nargs="+", help="run directories (each holds metrics.jsonl)")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    named = {Path(r).name: read(Path(r) / "metrics.jsonl") for r in args.runs}
+    print(compare(named, args.out))
