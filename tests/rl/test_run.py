@@ -44,6 +44,13 @@ def test_resume_from_a_checkpoint_is_exact(ray_local, micro, tmp_path):
     after = read(out / "metrics.jsonl")
     assert [ln["step"] for ln in after] == [0, 1, 2, 3]
     assert [ln["loss"] for ln in after] == [ln["loss"] for ln in before]
+    # A checkpoint is also a model directory: `--eval-only` and `from_pretrained` load it.
+    from transformers import AutoModelForCausalLM
+
+    ckpt = out / "ckpt" / "step-000004"
+    model = AutoModelForCausalLM.from_pretrained(ckpt)
+    assert _same(final, model.state_dict())
+    assert json.loads((ckpt / "rl_config.json").read_text())["steps"] == 4
 
 
 def test_a_killed_sampler_is_replaced_and_the_run_goes_on(ray_local, micro, tmp_path):

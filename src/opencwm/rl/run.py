@@ -244,7 +244,8 @@ def save_checkpoint(h: Handles, out: Path, step: int, cfg: RLConfig) -> Path:
     ray.get(h.learner.save.remote(str(path)))
     snap = ray.get(h.coord.snapshot.remote())
     consumed = snap["consumed"]  # saved between steps: exactly the groups trained so far
-    (path / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    # config.json is the model's (HF layout: a checkpoint loads as a model)
+    (path / "rl_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     (path / "coordinator.json").write_text(json.dumps({"consumed": consumed, "version": step}))
     return path
 
