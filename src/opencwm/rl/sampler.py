@@ -5,7 +5,10 @@ each one environment and one decoding `Seq`, and `tick()` advances every
 episode by one step: an episode whose environment call finished gets its
 observation appended; every episode that is generating gets exactly one
 token. Environment calls run on their own threads (`env.EnvCall`), so a
-slow environment only idles its own episode while the others decode.
+slow environment only idles its own episode while the others decode. A
+group's members start together once all their resets are back, so their
+shared prompt is encoded once and they decode in lockstep (`policy.Batch`:
+one forward per token for the group).
 
 Every generated token records its log-prob under the policy that produced
 it and that policy's version; each trajectory knows the span of versions
