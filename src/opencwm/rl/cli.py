@@ -30,8 +30,8 @@ def rl(
         bool,
         typer.Option(
             "--eval-only",
-            help="Score model.path (e.g. OUT/ckpt/step-N) greedily on the held-out split, "
-            "print the JSON and exit: no Ray, no training.",
+            help="Score model.path (e.g. OUT/ckpt/step-N) on the held-out split (greedy, or "
+            "env.eval_samples samples per task), print the JSON and exit: no Ray, no training.",
         ),
     ] = False,
 ) -> None:

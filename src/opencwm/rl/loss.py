@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
+from opencwm.rl.config import LOSS_NORMS
+
 
 def group_advantages(
     rewards: torch.Tensor, group: torch.Tensor, normalize_std: bool = True, eps: float = 1e-6
@@ -91,7 +93,7 @@ def decoupled_ppo_loss(
         live = lengths > 0
         loss = -(per_token.sum(-1)[live] / lengths[live]).sum() / live.sum().clamp(min=1)
     else:
-        raise ValueError(f"unknown loss norm {norm!r}; known: token, sequence")
+        raise ValueError(f"unknown loss norm {norm!r}; known: {', '.join(LOSS_NORMS)}")
     on = mask > 0
     sel = raw_w[on] if on.any() else torch.ones(1)
     clipped = ((ratio - 1).abs() > clip_eps)[on].float()

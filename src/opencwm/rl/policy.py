@@ -4,8 +4,8 @@ A sampler decodes many sequences, one token per sequence per round; each
 `Seq` keeps the logits for its next token, tagged with the version of the
 weights that computed them, and its keys and values in the cache of a
 `Batch`: sequences of equal length that decode in lockstep (a group's
-members, which share their prompt), one forward pass per token for all. `Decoder.swap` loads
-newer weights *between* decoding steps (never inside a forward pass) and,
+members, which share their prompt), one forward pass per token for all.
+`Decoder.swap` loads newer weights *between* decoding steps (never inside a forward pass) and,
 by default, re-encodes every prefix with them, so every later token is
 exactly on the new policy; `recompute=False` keeps the stale caches (what
 some systems do: cheaper, and the tokens' recorded log-probs are then those
@@ -62,7 +62,7 @@ class Seq:
     """Version of the weights that computed `logits`."""
     batch: Batch | None = None
     """The lockstep batch whose cache holds this sequence's keys and values
-    (None: dropped by a swap, re-encoded when the sequence goes on)."""
+    (set by `Decoder.start`)."""
 
 
 @dataclass(eq=False)
@@ -116,7 +116,7 @@ class Decoder:
         sequences of a batch advance together or not at all."""
         token = {id(s): t for s, t in steps}
         for batch in {id(s.batch): s.batch for s, _ in steps}.values():
-            if batch is None or any(id(s) not in token for s in batch.seqs):
+            if any(id(s) not in token for s in batch.seqs):
                 raise ValueError("every sequence of a batch must advance together")
             x = torch.tensor([[token[id(s)]] for s in batch.seqs])
             out = self.model(input_ids=x, cache=batch.cache, use_cache=True)
@@ -129,7 +129,7 @@ class Decoder:
         """Take `seq` out of its batch (its turn ended: the others go on),
         with its own copy of its cache row for a later turn."""
         batch = seq.batch
-        if batch is None or len(batch.seqs) == 1:
+        if len(batch.seqs) == 1:
             return
         i = batch.seqs.index(seq)
         own = copy.deepcopy(batch.cache)
@@ -143,11 +143,9 @@ class Decoder:
     @torch.no_grad()
     def extend(self, seq: Seq, new: list[int]) -> None:
         """Append an observation to a sequence that decodes alone."""
-        if seq.batch is not None and len(seq.batch.seqs) > 1:
+        if len(seq.batch.seqs) > 1:
             raise ValueError("extend() on a sequence still in a batch; leave() it first")
         seq.ids.extend(new)
-        if seq.batch is None:  # dropped by a swap: re-encode everything
-            return self._encode([seq])
         out = self.model(input_ids=torch.tensor([new]), cache=seq.batch.cache, use_cache=True)
         seq.batch.cache = out.cache
         seq.logits, seq.version = out.logits[0, -1], self.version
@@ -166,12 +164,12 @@ class Decoder:
         return tok, float(logp[tok]), seq.version
 
     def swap(self, weights: dict, version: int, seqs: list[Seq], recompute: bool = True) -> None:
-        """Load newer weights; with `recompute`, re-encode each live batch now
-        (sequences waiting for an environment are re-encoded when they resume)."""
+        """Load newer weights; with `recompute`, re-encode every batch of
+        `seqs` now (those waiting for an environment too)."""
         self.model.load_state_dict(weights)
         self.version = version
         if recompute:
-            for batch in {id(s.batch): s.batch for s in seqs if s.batch is not None}.values():
+            for batch in {id(s.batch): s.batch for s in seqs}.values():
                 self._encode(batch.seqs)
 
 

@@ -290,7 +290,7 @@ class Evaluator:
 
 
 def evaluate(cfg: RLConfig) -> dict:
-    """The held-out greedy reward of `cfg.model.path`'s weights, without Ray:
+    """The held-out reward of `cfg.model.path`'s weights, without Ray:
     scores the start or any checkpoint (`OUT/ckpt/step-N`) the way a run's
     `eval_reward` lines do, with the task ids, so runs compare task by task."""
     from opencwm.rl.policy import weights_of
