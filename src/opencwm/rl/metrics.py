@@ -134,6 +134,52 @@ def plot(lines: list[dict], out: str | Path) -> Path:
     return out
 
 
+def _block_means(ys: list[float], window: int) -> list[float]:
+    return [sum(ys[i : i + window]) / len(ys[i : i + window]) for i in range(0, len(ys), window)]
+
+
+def _moving_means(ys: list[float], window: int) -> list[float]:
+    return [sum(ys[max(0, i - window + 1) : i + 1]) / min(i + 1, window) for i in range(len(ys))]
+
+
+def paired(before: list[float], after: list[float]) -> tuple[int, int, int]:
+    """Tasks whose reward went (up, down, unchanged) between two evaluations
+    of the same tasks."""
+    pairs = list(zip(before, after, strict=True))
+    return (
+        sum(b > a for a, b in pairs),
+        sum(b < a for a, b in pairs),
+        sum(b == a for a, b in pairs),
+    )
+
+
+def digest(lines: list[dict], window: int = 10) -> dict:
+    """What a reader of a learning run wants in a few numbers: the held-out
+    evaluations (with tasks up/down against the first), and per block of
+    `window` steps the sampled reward, tokens generated per step and steps
+    with no gradient (every group unanimous); importance-weight range;
+    generated tokens/s over the run."""
+    steps = [ln for ln in lines if "loss" in ln]
+    evals = [ln for ln in lines if "eval_reward" in ln]
+    out: dict = {"evals": {str(e["step"]): round(e["eval_reward"], 3) for e in evals}}
+    if len(evals) > 1 and "eval_rewards" in evals[0]:
+        first = evals[0]["eval_rewards"]
+        out["up_down_same"] = {str(e["step"]): paired(first, e["eval_rewards"]) for e in evals[1:]}
+    if steps:
+        out["reward"] = [round(x, 3) for x in _block_means([s["reward"] for s in steps], window)]
+        gen = [s["tokens_generated"] for s in steps]
+        out["tokens_per_step"] = [round(x) for x in _block_means(gen, window)]
+        flat = [s["grad_norm"] == 0 for s in steps]
+        out["no_gradient_steps"] = [sum(flat[i : i + window]) for i in range(0, len(flat), window)]
+        out["iw_range"] = [
+            round(min(s["iw_min"] for s in steps), 3),
+            round(max(s["iw_max"] for s in steps), 2),
+        ]
+        out["gen_tok_s"] = round(sum(gen) / steps[-1]["wall_s"])
+        out["wall_s"] = steps[-1]["wall_s"]
+    return out
+
+
 def compare(runs: dict[str, list[dict]], out: str | Path, window: int = 10) -> Path:
     """Several runs side by side (seeds, or one knob changed): held-out
     reward, sampled reward and tokens generated per step (the answers'
@@ -149,11 +195,7 @@ def compare(runs: dict[str, list[dict]], out: str | Path, window: int = 10) -> P
         evals = [ln for ln in lines if "eval_reward" in ln]
         ax[0].plot([e["step"] for e in evals], [e["eval_reward"] for e in evals], "o-", label=name)
         for a, key in ((ax[1], "reward"), (ax[2], "tokens_generated")):
-            ys = [s[key] for s in steps]
-            means = [
-                sum(ys[max(0, i - window + 1) : i + 1]) / len(ys[max(0, i - window + 1) : i + 1])
-                for i in range(len(ys))
-            ]
+            means = _moving_means([s[key] for s in steps], window)
             a.plot([s["step"] for s in steps], means, label=name)
     for a, title in zip(
         ax,
@@ -178,10 +220,23 @@ if __name__ == "__main__":
     import argparse
 
     ap = argparse.ArgumentParser(
-        description="Plot RL runs side by side: python -m opencwm.rl.metrics RUN... --out F.png"
+        description="RL runs side by side: a digest of each, and a PNG with --out. "
+        "python -m opencwm.rl.metrics RUN... [--out F.png]; --evals A.json B.json... "
+        "compares `opencwm rl --eval-only` results task by task against the first."
     )
-    ap.add_argument("runs", nargs="+", help="run directories (each holds metrics.jsonl)")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("runs", nargs="*", help="run directories (each holds metrics.jsonl)")
+    ap.add_argument("--out")
+    ap.add_argument("--evals", nargs="+", default=[], help="--eval-only JSON outputs")
     args = ap.parse_args()
     named = {Path(r).name: read(Path(r) / "metrics.jsonl") for r in args.runs}
-    print(compare(named, args.out))
+    for name, lines in named.items():
+        print(name, json.dumps(digest(lines)))
+    if args.evals:
+        results = [json.loads(Path(f).read_text().strip().splitlines()[-1]) for f in args.evals]
+        for f, r in zip(args.evals, results, strict=True):
+            if r["tasks"] != results[0]["tasks"]:
+                raise SystemExit(f"error: {f} scored other tasks than {args.evals[0]}")
+            up, down, same = paired(results[0]["eval_rewards"], r["eval_rewards"])
+            print(f"{f}: {r['eval_reward']:.3f} (up {up}, down {down}, same {same})")
+    if args.out:
+        print(compare(named, args.out))
