@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from micro_cwm import ENTRY, MEMORISED, SRC
 
 from opencwm.trace import tokens as T
-from opencwm.trace.cwm import frame_text
-from opencwm.trace.source import source_lines, strip_marker
+from opencwm.trace.cwm import frame_text, prompt_text
 from opencwm.tracer.api import trace_program
 from opencwm.world.backends import LocalBackend, Sampling
 from opencwm.world.constrain import (
@@ -115,23 +115,71 @@ def test_context_of_a_prompt():
     assert context_of("no trace here") is None
 
 
+class FixedScores:
+    """Stands in for the network inside a real `LocalBackend`, so what is
+    tested is the backend's decoding (masks, tries, stops), not how a
+    trained model's floating-point scores happen to fall on this machine.
+
+    A token n-gram over a few replies: each reply proposes the token after
+    the longest tail of what was generated so far that it contains, scored
+    by that tail's length (ties: the earlier reply first); every other
+    token scores 0. So greedy decoding writes the first reply unless a
+    constraint forbids one of its tokens, and from there follows the reply
+    that matches best. It reads the whole sequence on every
+    call: use it with `reuse_cache = False`."""
+
+    def __init__(self, config, prompt: list[int], replies: list[list[int]]) -> None:
+        self.config, self.prompt, self.replies = config, prompt, replies
+
+    def __call__(self, input_ids, cache, use_cache: bool):
+        import torch
+
+        seq = input_ids[0].tolist()
+        assert seq[: len(self.prompt)] == self.prompt, "FixedScores is for one prompt"
+        done = seq[len(self.prompt) :]
+        logits = torch.zeros(1, len(seq), self.config.vocab_size)  # (1, T, V)
+        for rank, reply in enumerate(self.replies):
+            k, nxt = _continuation(reply, done)
+            score = 1 + k + 1 / (2 + rank)
+            logits[0, -1, nxt] = max(score, float(logits[0, -1, nxt]))
+        return SimpleNamespace(logits=logits, cache=cache)
+
+
+def _continuation(reply: list[int], done: list[int]) -> tuple[int, int]:
+    """(k, the token after the longest tail of `done`, k tokens, in `reply`)."""
+    for k in range(min(len(done), len(reply) - 1), 0, -1):
+        tail = done[len(done) - k :]
+        for i in range(len(reply) - k):
+            if reply[i : i + k] == tail:
+                return k, reply[i + k]
+    return 0, reply[0]
+
+
+FOREIGN_NAME = '<|line_sep|>{"s": "0"}<|action_sep|>    out = []\n<|frame_sep|>'
+FOREIGN_LINE = '<|line_sep|>{"words": "..", "k": ".."}<|action_sep|>    s += i\n<|frame_sep|>'
+"""Frames OTHER cannot have: a local of another program (total's `s`), and
+a line of another program (total's loop body)."""
+
+
 @pytest.mark.parametrize("constrain", [True, False])
-def test_a_model_on_a_program_it_never_saw_writes_only_its_lines(micro_model, constrain):
-    """The micro model knows one program by heart; on another one, free
-    decoding copies lines of the program it knows, constrained decoding
-    cannot."""
+@pytest.mark.parametrize("foreign", [FOREIGN_NAME, FOREIGN_LINE], ids=["name", "line"])
+def test_constraints_keep_a_model_to_the_programs_lines_and_names(micro_model, foreign, constrain):
+    """Scores that prefer a frame OTHER cannot have, then OTHER's true next
+    frame: free decoding writes the foreign frame, constrained decoding
+    cannot (the key check refuses the name, the line trie the line), and
+    falls back to the true one."""
     backend = LocalBackend(str(micro_model), device="cpu")
-    config = RolloutConfig(max_frames=12, sampling=Sampling(max_tokens=96, constrain=constrain))
-    _, steps = rollout(OTHER, "f", "['banana', 'ax'], 3", backend, config)
-    lines = {strip_marker(line) for line in source_lines(OTHER)}
-    wrote = [s.raw.split(T.ACTION_SEP)[1].split("\n")[0] for s in steps if T.ACTION_SEP in s.raw]
-    assert wrote
-    if constrain:
-        assert all(line in lines for line in wrote)
-        names = context_names(OTHER)
-        assert all(set(s.frame.locals) <= names for s in steps if s.frame is not None)
-    else:
-        assert any(line not in lines for line in wrote)
+    backend.reuse_cache = False
+    real = trace_program(OTHER, "f", "['banana', 'ax'], 3")
+    prompt = prompt_text(real.source) + frame_text(real.frames[0], None)
+    true_next = frame_text(real.frames[1], real.frames[0])
+
+    def ids(text: str) -> list[int]:
+        return backend.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    backend.model = FixedScores(backend.model.config, ids(prompt), [ids(foreign), ids(true_next)])
+    reply = backend.complete(prompt, Sampling(max_tokens=200, constrain=constrain))
+    assert reply == (true_next if constrain else foreign)
 
 
 def test_constraining_does_not_change_a_right_answer(micro_model):
