@@ -151,11 +151,11 @@ class Sandbox:
         worker = self._acquire()
         start = time.monotonic()
         try:
-            result = self._exchange(worker, target, payload, limits)
+            result, retire = self._exchange(worker, target, payload, limits)
         except BaseException:
             self._retire(worker)
             raise
-        if result.error or not self.warm:
+        if result.error or retire or not self.warm:
             self._retire(worker)
         else:
             worker.runs += 1
@@ -164,24 +164,27 @@ class Sandbox:
             return ExecutionResult(b"", error=result.error, duration_s=time.monotonic() - start)
         return result
 
-    def _exchange(self, w: _Worker, target: str, payload: dict, limits: Limits) -> ExecutionResult:
+    def _exchange(
+        self, w: _Worker, target: str, payload: dict, limits: Limits
+    ) -> tuple[ExecutionResult, bool]:
+        """The result, and whether the worker must go: it died, hung, or could
+        not clean up after the job."""
         req = {"target": target, "payload": payload, "limits": limits.to_dict()}
         try:
             write_message(w.proc.stdin.fileno(), req)
         except (BrokenPipeError, OSError):
-            return ExecutionResult(b"", error=_startup_error(w))
+            return ExecutionResult(b"", error=_startup_error(w)), True
         fd = w.proc.stdout.fileno()
         wait = limits.timeout_s + HOST_MARGIN_S + (5.0 if w.runs == 0 else 0.0)
         ready, _, _ = select.select([fd], [], [], wait)
         if not ready:
-            return ExecutionResult(
-                b"", error="sandbox worker stopped answering; its sandbox was killed"
-            )
+            error = "sandbox worker stopped answering; its sandbox was killed"
+            return ExecutionResult(b"", error=error), True
         msg = read_message(fd)
         if msg is None:
-            return ExecutionResult(b"", error=_startup_error(w))
+            return ExecutionResult(b"", error=_startup_error(w)), True
         header, output = msg
-        return ExecutionResult(
+        result = ExecutionResult(
             output=output,
             exit_code=header.get("exit_code"),
             signal=header.get("signal"),
@@ -189,6 +192,7 @@ class Sandbox:
             output_truncated=bool(header.get("output_truncated")),
             duration_s=float(header.get("duration_s", 0.0)),
         )
+        return result, bool(header.get("retire"))
 
     def close(self) -> None:
         with self._lock:

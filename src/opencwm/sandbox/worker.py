@@ -8,7 +8,9 @@ and stderr on /dev/null: its only way out is the result pipe. The worker
 itself never runs untrusted code, keeps the capabilities to kill and to
 remove any file, and after every job kills every process left in this pid
 namespace and empties /tmp, so nothing a job started (daemons, fork bombs,
-files) outlives it or is seen by the next job.
+files) outlives it or is seen by the next job. Where a job left files it
+cannot remove, it says so in the result and exits: the host then starts a
+fresh sandbox.
 
 Run as `python -m opencwm.sandbox.worker UID MODULE [MODULE...]`; requests
 come on stdin, results go to stdout (see protocol.py).
@@ -22,7 +24,6 @@ import importlib
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
 import time
@@ -142,19 +143,57 @@ def _kill_strays() -> None:
         os.kill(-1, signal.SIGKILL)
 
 
-def _wipe_tmp() -> None:
-    """Each job starts with an empty /tmp: nothing one run wrote is seen by the next."""
-    for entry in os.scandir("/tmp"):
-        with contextlib.suppress(OSError):
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
+def _tmp_dirs() -> set[str]:
+    """Directories of the /tmp tmpfs, bind mounts under it left out."""
+    dev = os.lstat("/tmp").st_dev
+    dirs = {"/tmp"}
+    for root, subdirs, _ in os.walk("/tmp"):
+        subdirs[:] = [d for d in subdirs if os.lstat(os.path.join(root, d)).st_dev == dev]
+        dirs.update(os.path.join(root, d) for d in subdirs)
+    return dirs
+
+
+def _wipe_tmp(skeleton: set[str]) -> bool:
+    """Empty /tmp back to `skeleton` (its directories before the first job);
+    False if something a job left could not be removed.
+
+    Host directories bound under /tmp (a checkout or virtualenv in the
+    host's temp dir) are other filesystems that no job can write: walking
+    them after every job cost as much as a cold start. So the walk stays on
+    the tmpfs, descends into the directories bwrap made to hold the binds
+    (a job may write there when it runs as the worker's own uid) and keeps
+    them, and removes everything else.
+    """
+    dev = os.lstat("/tmp").st_dev
+    clean = True
+    made: list[str] = []
+    todo = ["/tmp"]
+    while todo:  # a loop, not recursion: a job may nest directories thousands deep
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    if entry.stat(follow_symlinks=False).st_dev != dev:
+                        continue  # a bind mount: the host's, not the job's
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+                        if entry.path not in skeleton:
+                            made.append(entry.path)
+                    else:
+                        os.unlink(entry.path)
+        except OSError:  # e.g. a path past PATH_MAX
+            clean = False
+    for path in reversed(made):  # children before their parents
+        try:
+            os.rmdir(path)
+        except OSError:
+            clean = False
+    return clean
 
 
 def serve(uid: int | None, preload: list[str]) -> None:
     for module in preload:
         importlib.import_module(module)
+    skeleton = _tmp_dirs()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     while True:
         msg = read_message(0)
@@ -174,10 +213,13 @@ def serve(uid: int | None, preload: list[str]) -> None:
         deadline = start + float(limits["timeout_s"]) + GRACE_S
         result = _collect(pid, r, deadline, int(limits["max_output_bytes"]))
         _kill_strays()
-        _wipe_tmp()
+        clean = _wipe_tmp(skeleton)
         output = result.pop("_output")
         result["duration_s"] = time.monotonic() - start
+        result["retire"] = not clean
         write_message(1, result, output)
+        if not clean:
+            return  # the host starts a fresh sandbox for the next job
 
 
 def main(argv: list[str]) -> None:
