@@ -10,6 +10,7 @@ Layout of OUT:
     manifest.json                      counts and statistics
     train-00000-of-00001.parquet ...   kept traces, split by program
     rejected-00000-of-00001.parquet    failures, with their reasons
+    (a split with no rows has no shard; its count in the manifest is 0)
     .build/                            config, items, parts (resume state)
 """
 
@@ -224,7 +225,9 @@ class _Shards:
         self.rows, self.writer = 0, None
 
     def close(self) -> list[Path]:
-        if self.rows or not self.done:  # an empty group still gets its one shard
+        # An empty group gets no shard: a 0-row file makes `datasets` fail
+        # ("corresponds to no data") for every split listed with it.
+        if self.rows:
             self._seal()
         return self.done
 
