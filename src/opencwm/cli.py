@@ -13,6 +13,14 @@ from typing import Annotated
 import typer
 
 from opencwm.cli_options import EndpointOpt, EntryOpt, InputOpt, ModelOpt, ServedOpt
+from opencwm.cli_support import (
+    EXIT_TRUNCATED,
+    fail,
+    load_local_backend,
+    model_backend,
+    read_text,
+    world_model_dir,
+)
 
 app = typer.Typer(
     help="opencwm: trace Python executions and model them.",
@@ -20,24 +28,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-EXIT_FAILED = 2
-EXIT_TRUNCATED = 3
-
-
-def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
-    """Print one clear line on stderr; the caller raises the returned Exit."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise fail(f"{what} {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise fail(f"cannot read {what} {str(path)!r}: {exc}") from None
 
 
 @app.command()
@@ -116,7 +106,7 @@ def demo(
     from opencwm.world.rollout import RolloutConfig, rollout
 
     console = Console()
-    backend = _load_local_backend(_world_model_dir(model))
+    backend = load_local_backend(world_model_dir(model))
     totals = {"frames": 0, "matching": 0, "outputs": 0, "right": 0}
     for path in example_paths():
         source = path.read_text(encoding="utf-8")
@@ -537,35 +527,6 @@ def swe_run(
 # ---- world model: predict, serve (issue 4) ----------------------------------
 
 
-def _world_model_dir(model: Path | None) -> Path:
-    """`--model`, or the bundled model; one-line errors when there is none."""
-    from opencwm.world import bundled_model
-
-    path = model or bundled_model()
-    if not (path / "config.json").exists():
-        if model is None:
-            raise fail(
-                f"no bundled model at {path}; train it with `opencwm train --data CORPUS "
-                "--out models/cwm-tiny` (a corpus from `opencwm data build`), "
-                "or pass --model DIR or --endpoint URL"
-            )
-        raise fail(f"{path} is not a model directory (no config.json)")
-    return path
-
-
-def _load_local_backend(path: Path):
-    from transformers.utils import logging as hf_logging
-
-    from opencwm.world.backends import LocalBackend
-
-    hf_logging.disable_progress_bar()
-    try:
-        return LocalBackend(str(path))
-    except (OSError, ValueError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise fail(f"cannot load the model in {path}: {first}") from None
-
-
 @app.command()
 def predict(
     file: Annotated[Path, typer.Argument(help="Python file whose execution to predict.")],
@@ -611,7 +572,7 @@ def predict(
         backend = connect(endpoint, served_model) if endpoint else None
     except BackendError as exc:
         raise fail(str(exc)) from None
-    backend = backend or _load_local_backend(_world_model_dir(model))
+    backend = backend or load_local_backend(world_model_dir(model))
     try:
         imagined, steps = rollout(source, entry, args, backend, config)
         real = None
@@ -650,12 +611,12 @@ def serve(
     """Serve a model on the OpenAI completions API (/v1/completions, /v1/models, /health)."""
     from opencwm.world.serve import create_app, listen, run
 
-    path = _world_model_dir(model).resolve()
+    path = world_model_dir(model).resolve()
     try:
         sock = listen(host, port)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    backend = _load_local_backend(path)
+    backend = load_local_backend(path)
     typer.echo(
         f"serving {path.name} ({backend.context_tokens}-token context) on "
         f"http://{host}:{sock.getsockname()[1]}/v1; Ctrl-C stops",
@@ -677,22 +638,6 @@ eval_app = typer.Typer(
     help="Measure a world model against the real interpreter.", no_args_is_help=True
 )
 app.add_typer(eval_app, name="eval")
-
-
-def _eval_backend(model: Path | None, endpoint: str | None, served_model: str | None):
-    """(backend, label for the report) from --model / --endpoint."""
-    from opencwm.world.backends import BackendError, connect
-
-    if model and endpoint:
-        raise fail("give --model or --endpoint, not both")
-    if endpoint:
-        try:
-            backend = connect(endpoint, served_model)
-        except BackendError as exc:
-            raise fail(str(exc)) from None
-        return backend, f"{endpoint} ({backend.model})"
-    path = _world_model_dir(model)
-    return _load_local_backend(path), str(path)
 
 
 def _sampling(max_tokens: int | None):
@@ -744,7 +689,7 @@ def eval_trace(
         load_cases(data, split, 1)  # a bad corpus fails before the model loads
     except EvalError as exc:
         raise fail(str(exc)) from None
-    backend, label = _eval_backend(model, endpoint, served_model)
+    backend, label = model_backend(model, endpoint, served_model)
     config = TraceEvalConfig(
         data=data,
         split=split,
@@ -810,7 +755,7 @@ def eval_output(
         load_problems(data, 1)  # a bad file fails before the model loads
     except EvalError as exc:
         raise fail(str(exc)) from None
-    backend, label = _eval_backend(model, endpoint, served_model)
+    backend, label = model_backend(model, endpoint, served_model)
     rollout = RolloutConfig(sampling=_sampling(max_tokens))
     if max_frames is not None:
         rollout = replace(rollout, max_frames=max_frames)

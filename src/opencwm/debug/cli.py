@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from opencwm.cli_options import EndpointOpt, EntryOpt, ModelOpt, ServedOpt
+from opencwm.cli_support import fail, load_local_backend, read_text, world_model_dir
 
 
 def file_input(source: str) -> tuple[str | None, str | None]:
@@ -67,7 +68,6 @@ def debug(
     """Step through a program's execution as a world model imagines it (pdb-style, or --web)."""
     from dataclasses import replace
 
-    from opencwm.cli import _load_local_backend, _world_model_dir, fail, read_text
     from opencwm.debug.session import Session, SessionConfig
     from opencwm.debug.worlds import DebugError
     from opencwm.sandbox.bwrap import SandboxUnavailable
@@ -106,7 +106,7 @@ def debug(
         elif endpoint:
             backend = connect(endpoint, served_model, timeout_s=timeout)
         else:
-            backend = _load_local_backend(_world_model_dir(model))
+            backend = load_local_backend(world_model_dir(model))
         session = Session(source, entry, given, backend=backend, stdin=stdin_text, config=config)
     except (DebugError, BackendError, SandboxUnavailable) as exc:
         raise fail(f"{file}: {exc}" if isinstance(exc, DebugError) else str(exc)) from None

@@ -13,15 +13,10 @@ from typing import Annotated
 import typer
 
 from opencwm.cli_options import EndpointOpt, InputOpt, ModelOpt, ServedOpt
+from opencwm.cli_support import fail, model_backend, read_text
 
 FramesOpt = Annotated[int, typer.Option(help="Frames the world model may imagine per run.")]
 TokensOpt = Annotated[int, typer.Option(help="Tokens the model may write per frame.")]
-
-
-def _fail(message: str) -> typer.Exit:
-    from opencwm.cli import fail
-
-    return fail(message)
 
 
 def halt(
@@ -47,16 +42,15 @@ def halt(
     ] = 2.0,
 ) -> None:
     """Will f(input) halt? Verdict, confidence and evidence (world model, sandboxed run)."""
-    from opencwm.cli import read_text
     from opencwm.debug.cli import file_input
     from opencwm.halt.predictors import ExecBudget, HaltError, ImagineBudget, execute, imagine
     from opencwm.sandbox.bwrap import SandboxUnavailable
     from opencwm.world.backends import BackendError
 
     if predictor not in ("world", "execute", "both"):
-        raise _fail(f"unknown predictor {predictor!r}; known: world, execute, both")
+        raise fail(f"unknown predictor {predictor!r}; known: world, execute, both")
     if max_frames < 2 or max_tokens < 1 or timeout <= 0:
-        raise _fail("--max-frames must be at least 2, --max-tokens and --timeout positive")
+        raise fail("--max-frames must be at least 2, --max-tokens and --timeout positive")
     source = read_text(file, "file")
     args = input if input is not None else (file_input(source)[0] or "")
     calib = _load_calibration(calibration)
@@ -65,13 +59,13 @@ def halt(
         if predictor in ("execute", "both"):
             verdicts.append(execute(source, entry, args, ExecBudget(timeout_s=timeout)))
         if predictor in ("world", "both"):
-            backend, _ = _backend(model, endpoint, served_model)
+            backend, _ = model_backend(model, endpoint, served_model)
             budget = ImagineBudget(max_frames=max_frames, max_tokens=max_tokens)
             verdicts.insert(0, imagine(source, entry, args, backend, budget, calib))
     except HaltError as exc:
-        raise _fail(f"{file}: {exc}") from None
+        raise fail(f"{file}: {exc}") from None
     except (BackendError, SandboxUnavailable) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     names = {"world": "world model", "execute": f"execution ({timeout:g} s budget)"}
     for v in verdicts:
         typer.echo(f"{names[v.predictor]}: {v.label} (p_halts {v.p_halts:.2f}) — {v.evidence}")
@@ -85,13 +79,7 @@ def _load_calibration(path: Path | None):
     try:
         return Calibration.load(path)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
-
-
-def _backend(model: Path | None, endpoint: str | None, served_model: str | None):
-    from opencwm.cli import _eval_backend
-
-    return _eval_backend(model, endpoint, served_model)
+        raise fail(str(exc)) from None
 
 
 def eval_halt(
@@ -151,9 +139,9 @@ def eval_halt(
             random.Random(0).shuffle(train)
             train = train[:calibration_limit]
     except HaltError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     calib = _load_calibration(calibration)
-    backend, label = _backend(model, endpoint, served_model)
+    backend, label = model_backend(model, endpoint, served_model)
     budget = ImagineBudget(max_frames=max_frames, max_tokens=max_tokens)
     out = out or Path("runs") / f"eval-halt-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -170,9 +158,9 @@ def eval_halt(
             advance.set_total(len(cases))
             report = evaluate(cases, backend, config, calib, on_case=lambda _: advance(1))
     except HaltError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except (BackendError, SandboxUnavailable) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     png = out.with_suffix(".png")
     plot(report, png)
