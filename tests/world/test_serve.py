@@ -102,3 +102,86 @@ def test_a_backend_crash_is_a_json_500():
     r = TestClient(app, raise_server_exceptions=False).post("/v1/completions", json={"prompt": "P"})
     assert r.status_code == 500
     assert r.json()["error"]["message"] == "RuntimeError: out of memory"
+
+
+@pytest.mark.parametrize("seed", [99999999999999999999999, 2**63, -(2**63) - 1])
+def test_a_seed_past_64_bits_is_a_400_not_a_crash(seed):
+    c, backend = client(FRAME)
+    r = c.post("/v1/completions", json={"prompt": "P", "seed": seed})
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "seed" and "seed" in r.json()["error"]["message"]
+    assert backend.prompts == []
+    assert c.post("/v1/completions", json={"prompt": "P", "seed": 2**63 - 1}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "says"),
+    [
+        ("POST", "/v1/nope", {}, 404, "no route POST /v1/nope; known:"),
+        ("GET", "/v1/completions", None, 405, "GET /v1/completions is not allowed; use POST"),
+        ("GET", "/v1/chat/completions", None, 405, "use POST"),
+        ("POST", "/v1/models", {}, 405, "use GET"),
+        ("POST", "/v1/completions", {"prompt": "P", "top_p": 2}, 400, "top_p"),
+        ("POST", "/v1/chat/completions", {"messages": []}, 400, "messages"),
+        ("POST", "/v1/chat/completions", {"messages": [{"role": "x"}]}, 400, "role"),
+        ("POST", "/v1/completions", {"prompt": "P"}, 500, "RuntimeError: out of memory"),
+    ],
+)
+def test_every_error_is_the_openai_error_body(method, path, body, status, says):
+    class Broken(ScriptedBackend):
+        def complete(self, prompt, sampling):
+            raise RuntimeError("out of memory\nand more")
+
+    c = TestClient(create_app(Broken([]), "fake"), raise_server_exceptions=False)
+    r = c.request(method, path, json=body)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert set(r.json()) == {"error"} and set(error) == {"message", "type", "param", "code"}
+    assert says in error["message"] and error["code"] == status
+    kind = "server_error" if status == 500 else "invalid_request_error"
+    assert error["type"] == kind
+
+
+def test_chat_renders_the_plain_template_and_cuts_the_next_header():
+    reply = "<tool: bash>\nls\n</tool>\n=== user ===\nmore" + FRAME
+    c, backend = client(reply, context_tokens=10_000)
+    messages = [
+        {"role": "system", "content": "S"},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "U1"}, {"type": "text", "text": "!"}],
+        },
+        {"role": "assistant", "content": "A"},
+        {"role": "tool", "content": "T", "tool_call_id": "c1"},
+    ]
+    r = c.post("/v1/chat/completions", json={"model": "fake", "messages": messages, "seed": 1})
+    assert r.status_code == 200, r.text
+    (choice,) = r.json()["choices"]
+    assert choice["message"]["content"] == "<tool: bash>\nls\n</tool>"
+    assert choice["finish_reason"] == "stop" and choice["stop_reason"] == "\n=== "
+    assert backend.prompts == [
+        "<|begin_of_text|>=== system ===\nS\n=== user ===\nU1!\n=== assistant ===\nA\n"
+        "=== tool ===\nT\n=== assistant ===\n"
+    ]
+    assert backend.samplings[0].max_tokens == 10_000 - len(backend.prompts[0])  # the room left
+    usage = r.json()["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (
+        len(backend.prompts[0]),
+        len(reply),  # all it decoded: the header and what follows are cut after
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools="),
+        ({"stream": True}, "stream=True"),
+        ({"max_tokens": 0}, "max_tokens"),
+    ],
+)
+def test_chat_refuses_what_it_does_not_do(extra, says):
+    c, backend = client(FRAME)
+    body = {"messages": [{"role": "user", "content": "hi"}], **extra}
+    r = c.post("/v1/chat/completions", json=body)
+    assert r.status_code == 400 and says in r.json()["error"]["message"], r.text
+    assert backend.prompts == []

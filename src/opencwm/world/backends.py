@@ -9,7 +9,8 @@ its prompt never re-encodes the history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from opencwm.trace import tokens as T
@@ -34,6 +35,12 @@ class Sampling:
     """Local models only: the action line must be one of the context's
     lines, the locals' keys names of the context (`constrain.py`).
     Endpoints decode freely."""
+    stop_tokens: tuple[str, ...] = ()
+    """Special tokens that also end the completion besides `STOPS` (a chat
+    template's end of turn); each one token of the model's vocabulary."""
+    cancel: threading.Event | None = field(default=None, compare=False, repr=False)
+    """Set from another thread to stop decoding before the next token (the
+    server's client hung up); the text so far is returned."""
 
 
 class BackendError(RuntimeError):
@@ -75,8 +82,12 @@ class LocalBackend:
         self._cache = None
         self._next_logits = None
         self.reuse_cache = True
-        self._trie: tuple[str, LineTrie, set[str]] | None = None  # for the last context seen
+        # per context seen lately (a batch decodes several programs at once)
+        self._tries: dict[str, tuple[LineTrie, set[str]]] = {}
+        self._batch = None  # the `BatchDecoder`, made on first use
+        self.pad_id = self.tokenizer.pad_token_id or 0  # only ever under a zero mask
         self._texts: list[str] | None = None  # each token's text, for the key constraint
+        self.generated_tokens = 0  # by the last `complete`: the server's usage counts these
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -119,46 +130,53 @@ class LocalBackend:
         gen = torch.Generator(device="cpu").manual_seed(sampling.seed)
         out: list[int] = []
         guide, keys = self._constraint(prompt) if sampling.constrain else (None, None)
+        extra = self.tokenizer.convert_tokens_to_ids(list(sampling.stop_tokens))
+        stop_ids, cancel = self.stop_ids | set(extra), sampling.cancel
         logits = self._feed(ids)
         for _ in range(sampling.max_tokens):
-            allowed = guide.allowed() if guide else None
-            if allowed is None and keys is not None and keys.active:
-                # the likeliest first (usually enough), else every token
-                top = torch.topk(logits, min(64, logits.numel())).indices.tolist()
-                allowed = [t for t in top if keys.accepts(t)]
-                allowed = allowed or [t for t in range(logits.numel()) if keys.accepts(t)] or None
-            if allowed is not None:
-                keep = logits[allowed]
-                logits = torch.full_like(logits, float("-inf"))
-                logits[allowed] = keep
-            tok = _pick(torch, logits, sampling, gen)
+            if cancel is not None and cancel.is_set():
+                break
+            tok = choose(torch, logits, guide, keys, sampling, gen)
             out.append(tok)
             if guide:
                 guide.advance(tok)
             if keys:
                 keys.advance(tok)
-            if tok in self.stop_ids:
+            if tok in stop_ids:
                 break
             logits = self._extend(tok) if self.reuse_cache else self._feed([*ids, *out])
+        self.generated_tokens = len(out)
         return self.tokenizer.decode(out, skip_special_tokens=False)
+
+    def complete_batch(self, prompts: list[str], sampling: Sampling) -> list[str]:
+        """`complete` for each prompt, decoded side by side (`batch.py`):
+        greedy replies are those of `complete` up to floating-point rounding."""
+        from opencwm.world.batch import BatchDecoder
+
+        if self._batch is None:
+            self._batch = BatchDecoder(self)
+        return self._batch.complete(prompts, sampling)
 
     def _constraint(self, prompt: str) -> tuple[ActionConstraint | None, KeyConstraint | None]:
         context = context_of(prompt)
         if context is None:
             return None, None
-        if self._trie is None or self._trie[0] != context:
+        if context not in self._tries:
             tok = self.tokenizer.backend_tokenizer
 
             def encode(lines: list[str]) -> list[list[int]]:
                 return [e.ids for e in tok.encode_batch(lines, add_special_tokens=False)]
 
-            self._trie = (context, LineTrie(context, encode), context_names(context))
+            if len(self._tries) >= 64:
+                self._tries.pop(next(iter(self._tries)))
+            self._tries[context] = (LineTrie(context, encode), context_names(context))
+        trie, names = self._tries[context]
         if self._texts is None:
             self._texts = [self.tokenizer.decode([i]) for i in range(len(self.tokenizer))]
         ids = self.tokenizer.convert_tokens_to_ids
         action_sep, opens = ids(T.ACTION_SEP), {ids(T.CALL_SEP), ids(T.LINE_SEP)}
-        lines = ActionConstraint(self._trie[1], action_sep, prompt.endswith(T.ACTION_SEP))
-        keys = KeyConstraint(self._trie[2], self._texts, opens, action_sep)
+        lines = ActionConstraint(trie, action_sep, prompt.endswith(T.ACTION_SEP))
+        keys = KeyConstraint(names, self._texts, opens, action_sep)
         if prompt.endswith((T.CALL_SEP, T.LINE_SEP)):
             keys.advance(ids(T.LINE_SEP))
         return lines, keys
@@ -175,6 +193,22 @@ class LocalBackend:
         self._ids.append(tok)
         self._next_logits = out.logits[0, -1]
         return self._next_logits
+
+
+def choose(torch, logits, guide, keys, sampling: Sampling, gen) -> int:
+    """The next token from one row's logits under its constraints: the one
+    rule that sequential and batched decoding (`batch.py`) both follow."""
+    allowed = guide.allowed() if guide else None
+    if allowed is None and keys is not None and keys.active:
+        # the likeliest first (usually enough), else every token
+        top = torch.topk(logits, min(64, logits.numel())).indices.tolist()
+        allowed = [t for t in top if keys.accepts(t)]
+        allowed = allowed or [t for t in range(logits.numel()) if keys.accepts(t)] or None
+    if allowed is not None:
+        keep = logits[allowed]
+        logits = torch.full_like(logits, float("-inf"))
+        logits[allowed] = keep
+    return _pick(torch, logits, sampling, gen)
 
 
 def _pick(torch, logits, s: Sampling, gen) -> int:

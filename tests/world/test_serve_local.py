@@ -1,0 +1,82 @@
+"""`opencwm serve` over a real `LocalBackend` (the micro model), in process:
+what only a real tokenizer shows (token counts, cancellation, chat)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+from opencwm.trace import tokens as T
+from opencwm.world.backends import Sampling
+from opencwm.world.serve import create_app
+
+
+class SetAfter(threading.Event):
+    """An event that reads as set from its `k`-th look on: the client that
+    hangs up after exactly `k` tokens, without a clock."""
+
+    def __init__(self, k: int) -> None:
+        super().__init__()
+        self.k, self.looks = k, 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks > self.k or super().is_set()
+
+
+@pytest.fixture
+def client(local_backend) -> TestClient:
+    return TestClient(create_app(local_backend, "micro"))
+
+
+def test_usage_counts_the_tokens_generated_not_the_text_retokenized(client, local_backend):
+    """Garbage off the memorised input decodes to text that re-encodes to
+    fewer tokens (a model need not write the tokenizer's own merges)."""
+    seen = set()
+    for prompt in ("a", "x", "<|begin_of_text|>", "s = ", "for"):
+        body = {"prompt": prompt, "max_tokens": 40, "temperature": 0}
+        r = client.post("/v1/completions", json=body).json()
+        (choice,) = r["choices"]
+        made = r["usage"]["completion_tokens"]
+        assert made == local_backend.generated_tokens
+        if choice["finish_reason"] == "length":
+            assert made == 40, r
+        seen.add(local_backend.count_tokens(choice["text"]) == made)
+        assert r["usage"]["total_tokens"] == r["usage"]["prompt_tokens"] + made
+    assert False in seen, "every reply re-encoded to its own length: the test shows nothing"
+
+
+def test_a_cancelled_generation_stops_at_the_next_token(local_backend):
+    for k in (0, 1, 7):
+        cancel = SetAfter(k)
+        local_backend.complete("a", Sampling(max_tokens=200, constrain=False, cancel=cancel))
+        assert local_backend.generated_tokens == k
+
+
+def test_chat_stop_tokens_end_the_reply(local_backend):
+    free = local_backend.complete("a", Sampling(max_tokens=30))
+    ids = local_backend.tokenizer(free, add_special_tokens=False)["input_ids"]
+    second = local_backend.tokenizer.convert_ids_to_tokens(ids[1])
+    if second in (T.FRAME_SEP, T.END_OF_TEXT):
+        pytest.skip(f"the model stops at once after 'a': {free!r}")
+    cut = local_backend.complete("a", Sampling(max_tokens=30, stop_tokens=(second,)))
+    assert local_backend.generated_tokens == 2 and cut == local_backend.tokenizer.decode(ids[:2])
+
+
+def test_chat_through_the_plain_template(client, local_backend):
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    body = {"model": "micro", "messages": messages, "max_tokens": 12, "temperature": 0}
+    r = client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    reply = r.json()
+    (choice,) = reply["choices"]
+    assert reply["object"] == "chat.completion" and choice["message"]["role"] == "assistant"
+    prompt = "<|begin_of_text|>=== system ===\nbe brief\n=== user ===\nhi\n=== assistant ===\n"
+    assert reply["usage"]["prompt_tokens"] == local_backend.count_tokens(prompt)
+    same = local_backend.complete(prompt, Sampling(max_tokens=12, temperature=0))
+    cut = min((same.find(s) for s in ("\n=== ", T.FRAME_SEP, T.END_OF_TEXT) if s in same),
+              default=len(same))  # fmt: skip
+    assert choice["message"]["content"] == same[:cut]
+    assert choice["finish_reason"] == ("stop" if cut < len(same) else "length")
