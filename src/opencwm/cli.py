@@ -41,7 +41,11 @@ def trace(
         Path | None, typer.Option(help="File whose text the program reads as standard input.")
     ] = None,
     format: Annotated[
-        str, typer.Option("--format", help="cwm (model text), jsonl (one frame per line) or table.")
+        str,
+        typer.Option(
+            "--format",
+            help="cwm (model text), jsonl (one frame per line), table or nl (plain English).",
+        ),
     ] = "cwm",
     out: Annotated[
         Path | None, typer.Option(help="Write the trace here instead of stdout.")
@@ -54,10 +58,11 @@ def trace(
     from opencwm.sandbox.bwrap import SandboxUnavailable
     from opencwm.trace.cwm import to_cwm
     from opencwm.trace.jsonl import to_jsonl
+    from opencwm.trace.nl import to_nl
     from opencwm.tracer.api import TraceConfig, trace_program
 
-    if format not in ("cwm", "jsonl", "table"):
-        raise fail(f"unknown format {format!r}; known: cwm, jsonl, table")
+    if format not in ("cwm", "jsonl", "table", "nl"):
+        raise fail(f"unknown format {format!r}; known: cwm, jsonl, table, nl")
     source = read_text(file, "file")
     stdin_text = read_text(stdin, "stdin file") if stdin else None
     config = TraceConfig(timeout_s=timeout, max_frames=max_frames, repr_cap=repr_cap)
@@ -76,7 +81,7 @@ def trace(
         console.print(trace_table(result, title=f"{file} :: {result.entry}"))
         console.print(status_line(result))
     else:
-        text = to_cwm(result) if format == "cwm" else to_jsonl(result)
+        text = {"cwm": to_cwm, "jsonl": to_jsonl, "nl": to_nl}[format](result)
         if out:
             out.write_text(text, encoding="utf-8")
         else:
