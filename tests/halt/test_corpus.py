@@ -4,15 +4,18 @@ without the generator's help."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from opencwm.data.benchmarks import SourceError
 from opencwm.data.items import item_key
 from opencwm.data.pipeline import BuildConfig, build, iter_rows
-from opencwm.halt.corpus import halting_items
+from opencwm.data.rows import make_row
+from opencwm.halt.corpus import CHECK, checked_trace, halting_items
 from opencwm.halt.patterns import FAMILIES
 from opencwm.halt.repeat import find_repeat
 from opencwm.halt.verify import LabelError, check_label, find_drift
@@ -45,6 +48,45 @@ def test_the_build_keeps_every_run_with_its_label(corpus: Path):
         assert r["status"] in (("returned", "raised") if r["label"] == "halts" else ("truncated",))
     patterns = Counter(r["id"].split("-")[2] for r in rows)
     assert len(patterns) == len(FAMILIES) and set(patterns.values()) == {2}
+
+
+def rows_by_index(out: Path) -> list[dict]:
+    return sorted(iter_rows(out), key=lambda r: r["index"])
+
+
+def test_workers_store_the_run_the_source_checked(corpus: Path, tmp_path: Path, sandbox):
+    """Listing runs nothing; the workers trace under `CHECK` exactly what the
+    source once traced itself before the build, with 1 worker or 2."""
+    items = list(halting_items(N))
+    assert all(i.trace is None and i.check == "halting" for i in items)
+    rows = rows_by_index(corpus)
+    for item, row in zip(items, rows, strict=True):
+        trace = trace_program(item.code, item.entry, item.input, config=CHECK, sandbox=sandbox)
+        assert row == make_row(row["index"], item, trace)
+    two = tmp_path / "two"
+    config = BuildConfig(f"halting:{N}", two, workers=2, chunk_size=4)
+    build(dataclasses.replace(config, val_fraction=0.2, test_fraction=0.2))
+    assert rows_by_index(two) == rows
+
+
+def test_a_killed_build_checks_only_the_runs_it_had_not(tmp_path: Path):
+    config = BuildConfig("halting:24", tmp_path / "c", workers=1, chunk_size=6)
+    build(config)
+    whole = rows_by_index(config.out)
+    parts = sorted((config.out / ".build" / "parts").glob("part-*.parquet"))
+    kept = {p: p.stat().st_mtime_ns for p in parts[:2]}
+    for p in parts[2:]:
+        p.unlink()
+    (config.out / "manifest.json").unlink()
+    build(config)
+    assert rows_by_index(config.out) == whole
+    assert {p: p.stat().st_mtime_ns for p in parts[:2]} == kept
+
+
+def test_a_wrong_label_stops_the_build_naming_the_run(sandbox):
+    halts = next(halting_items(1))
+    with pytest.raises(SourceError, match=f"{halts.id} .*labelled loops but the run returned"):
+        checked_trace(dataclasses.replace(halts, label="loops"), sandbox)
 
 
 def test_labels_hold_on_fresh_longer_runs(corpus: Path, sandbox):

@@ -29,6 +29,10 @@ class Item:
     label: str | None = None
     """A labelled source's answer for this run (`halting`: "halts" or "loops");
     None elsewhere. It becomes the row's `label` column."""
+    check: str | None = None
+    """Which source's own trace-and-check the worker runs in place of plain
+    tracing (`work.CHECKS`): a source that proves its labels by running code
+    hands that work to the build's workers instead of doing it up front."""
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -2,17 +2,25 @@
 
 A chunk is traced twice when determinism is checked; any difference in the
 CWM text rejects the item as `nondeterministic`. The function is pure data
-in, rows out, so local processes and Ray actors run the same code.
+in, rows out, so local processes and Ray actors run the same code. An item
+with a `check` is traced by its source's own function instead (its trace
+settings, its label proven on the trace; a label that fails stops the build).
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opencwm.data.items import Item
 from opencwm.data.rows import make_row
 from opencwm.trace.cwm import to_cwm
+from opencwm.trace.frame import Trace
 from opencwm.tracer.api import TraceConfig, trace_program
+
+CHECKS = {"halting": "opencwm.halt.corpus:checked_trace"}
+"""`Item.check` -> `f(item, sandbox) -> Trace`, which traces and proves the label."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +51,20 @@ def trace_chunk(chunk: list[tuple[int, dict]], config: WorkConfig) -> list[dict]
         if item.trace is not None:
             rows.append(make_row(index, item, item.trace))
             continue
-        trace = trace_program(
+        run = _runner(item, config, sandbox)
+        trace = run()
+        status = None
+        finished = trace.status in ("returned", "raised")
+        if config.check_determinism and finished and to_cwm(run()) != to_cwm(trace):
+            status = "nondeterministic"
+            trace.reason = "two runs gave different traces"
+        rows.append(make_row(index, item, trace, status))
+    return rows
+
+
+def _runner(item: Item, config: WorkConfig, sandbox) -> Callable[[], Trace]:
+    if item.check is None:
+        return lambda: trace_program(
             item.code,
             item.entry,
             item.input,
@@ -51,18 +72,6 @@ def trace_chunk(chunk: list[tuple[int, dict]], config: WorkConfig) -> list[dict]
             config=config.trace,
             sandbox=sandbox,
         )
-        status = None
-        if config.check_determinism and trace.status in ("returned", "raised"):
-            again = trace_program(
-                item.code,
-                item.entry,
-                item.input,
-                stdin=item.stdin,
-                config=config.trace,
-                sandbox=sandbox,
-            )
-            if to_cwm(again) != to_cwm(trace):
-                status = "nondeterministic"
-                trace.reason = "two runs gave different traces"
-        rows.append(make_row(index, item, trace, status))
-    return rows
+    module, _, name = CHECKS[item.check].partition(":")
+    checked = getattr(importlib.import_module(module), name)
+    return lambda: checked(item, sandbox)
