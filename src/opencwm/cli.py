@@ -456,6 +456,10 @@ def swe_run(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Run only the first N tasks.")] = None,
     max_turns: Annotated[int, typer.Option(help="Turns per episode.")] = 40,
+    reply_tokens: Annotated[
+        int | None,
+        typer.Option(help="Most tokens per reply of --agent llm (the max_tokens it asks for)."),
+    ] = None,
 ) -> None:
     """Run an agent on every task; save each trajectory and print a summary table."""
     import time
@@ -486,6 +490,10 @@ def swe_run(
         if not endpoint or not model:
             raise fail("--agent llm needs --endpoint URL and --model NAME")
         chat = OpenAIModel(endpoint, model, api_key=api_key)
+        if reply_tokens is not None:
+            if reply_tokens < 1:
+                raise fail(f"--reply-tokens must be at least 1, not {reply_tokens}")
+            chat.max_tokens = reply_tokens
         try:
             chat.ping()
         except ModelError as exc:
@@ -613,7 +621,7 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve a model on the OpenAI completions API (/v1/completions, /v1/models, /health)."""
+    """Serve a model on the OpenAI API (/v1/completions, /v1/chat/completions, /v1/models, /health); docs/serving.md."""
     from opencwm.world.serve import create_app, listen, run
 
     path = world_model_dir(model).resolve()

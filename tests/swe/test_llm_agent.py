@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -141,10 +142,15 @@ def test_function_calling_agent_gets_tool_results_by_call_id(server, model, numb
     assert "tinylib" in second["messages"][-1]["content"]
 
 
-def test_a_dead_endpoint_is_one_clear_line(built):
+def free_port() -> int:
+    """A localhost port nothing listens on (just now)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once the socket closes
+        return s.getsockname()[1]
+
+
+def test_a_dead_endpoint_is_one_clear_line(built):
+    port = free_port()  # nothing listens here once the socket closes
     model = OpenAIModel(f"http://127.0.0.1:{port}", "m", timeout_s=5)
     with pytest.raises(ModelError, match=r"cannot reach http://127.0.0.1:\d+/v1.*server running"):
         model.ping()
@@ -166,3 +172,70 @@ def test_http_errors_and_non_completions_are_model_errors(server):
     with pytest.raises(ModelError, match="HTTP 404"):
         model.chat([{"role": "user", "content": "hi"}])
     model.close()
+
+
+@pytest.fixture(scope="module")
+def wide_micro_model(tmp_path_factory) -> Path:
+    """A micro `CwmForCausalLM`, untrained, with a 4096-token window: room for
+    the SWE prompt and two turns. Its replies are noise; the test is the road."""
+    import torch
+    from transformers import CwmForCausalLM
+
+    from opencwm.model.presets import cwm_config
+    from opencwm.model.tokenizer import train_tokenizer
+    from opencwm.swe.prompts import TEXT_TOOLS
+
+    out = tmp_path_factory.mktemp("wide-micro")
+    tok = train_tokenizer([TEXT_TOOLS] * 4, vocab_size=400)
+    config = cwm_config("micro", tok)
+    config.max_position_embeddings = config.sliding_window = 4096
+    torch.manual_seed(0)
+    CwmForCausalLM(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_swe_run_drives_opencwm_serve_through_chat(built, wide_micro_model, tmp_path):
+    """`opencwm swe run --agent llm --endpoint <opencwm serve>/v1`: every turn
+    is a chat completion of our own server (plain template), and the
+    episode ends by its turn budget, graded, with no HTTP error."""
+    import json
+    import os
+
+    import httpx
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "opencwm", "serve", str(wide_micro_model), "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"opencwm serve did not start: {log.read_text()}")
+        trajectories, tasks = tmp_path / "runs.jsonl", built[2] / "tasks.jsonl"
+        r = subprocess.run(
+            [sys.executable, "-m", "opencwm", "swe", "run", "--tasks", str(tasks),
+             "--agent", "llm", "--endpoint", f"http://127.0.0.1:{port}/v1",
+             "--model", wide_micro_model.name, "--limit", "1", "--max-turns", "2",
+             "--reply-tokens", "24", "--out", str(trajectories)],
+            capture_output=True, text=True, timeout=300, env=env,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert r.returncode == 0, r.stderr
+    (traj,) = [json.loads(line) for line in trajectories.read_text().splitlines()]
+    assert traj["error"] == "" and traj["ended"] == "turn budget exhausted", traj["error"]
+    assert len(traj["turns"]) == 2 and "verdict" in traj
+    served = log.read_text()
+    assert served.count('"POST /v1/chat/completions HTTP/1.1" 200') == 2, served
