@@ -150,12 +150,15 @@ def test_depth_the_stack_does_not_predict_is_stated():
         at("line", 3, "f", 0, {"x": "1", "y": "5"}),  # swallowed again
         at("line", 2, "g", 3, {"q": "0"}),  # a jump no stack explains
         at("return", 4, "g", 3, arg="0"),
+        at("call", 1, "f", 5, {"x": "9"}),  # deeper than any caller seen
+        at("return", 4, "f", 5, arg="9"),
         at("return", 4, "f", 2, arg="0"),
     ]
     text = assert_round_trip(trace_of(frames))
     assert "Line 1, back in `f`: `f` is called with `x = 3`." in text
     assert "Line 3, back in `f`: `y` is set to `5`." in text
     assert "Line 2, at depth 3 in `g`: `q` is set to `0`." in text
+    assert "Line 1, at depth 5 in `f`: `f` is called with `x = 9`." in text
     assert "Line 4, at depth 2 in `f`: `f` returns `0`." in text
 
 
@@ -174,6 +177,7 @@ def test_locals_order_is_kept():
         ("truncated", "timed out after 10 s", "The trace was cut short: `timed out after 10 s`."),
         ("truncated", "", "The trace was cut short: escaped `''`."),
         ("failed", "syntax error at line 1", "The program could not be traced: `syntax error"),
+        ("returned", "a note", "The run returned: `a note`."),
     ],
 )
 def test_unfinished_runs_say_why(status, reason, ending):

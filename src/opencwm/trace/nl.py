@@ -68,8 +68,7 @@ class Narration:
 def narration_of(trace: Trace) -> Narration:
     """The facts taken directly from a trace (what `parse_nl` must recover)."""
     steps = [Step(f.event, f.line, f.func, f.depth, dict(f.locals), f.arg) for f in trace.frames]
-    reason = trace.reason if trace.status in ("truncated", "failed") else ""
-    return Narration(trace.entry, trace.input, steps, trace.status, reason, trace.stdout)
+    return Narration(trace.entry, trace.input, steps, trace.status, trace.reason, trace.stdout)
 
 
 # -- code spans -------------------------------------------------------------
@@ -319,10 +318,9 @@ def to_nl(trace: Trace) -> str:
         prev = frame
     if trace.stdout:
         out.append(f"It printed {span(trace.stdout)}.")
-    if trace.status == "returned":
-        out.append("The run returned.")
-    elif trace.status == "raised":
-        out.append("The run raised.")
+    if trace.status in ("returned", "raised"):
+        why = f": {span(trace.reason)}" if trace.reason else ""
+        out.append(f"The run {trace.status}{why}.")
     elif trace.status == "truncated":
         out.append(f"The trace was cut short: {span(trace.reason)}.")
     else:
@@ -486,7 +484,7 @@ def _read_heading(r: _Reader) -> tuple[str, str]:
 def _read_ending(r: _Reader) -> tuple[Status, str]:
     for status, words in (("returned", "The run returned"), ("raised", "The run raised")):
         if r.word(words):
-            return status, ""
+            return status, r.value() if r.word(": ") else ""
     if r.word("The trace was cut short: "):
         return "truncated", r.value()
     r.expect("The program could not be traced: ")
