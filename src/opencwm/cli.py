@@ -306,11 +306,12 @@ def data_build(
         ray_address=ray_address,
         work=work,
     )
-    from rich.console import Console
+    from opencwm.data.sources import expected_count
 
     try:
-        with Console(stderr=True).status(f"enumerating and deduplicating {source} ..."):
-            items, info = prepare(config)
+        with progress_bar(f"listing {source}", failures=False) as listed:
+            listed.set_total(expected_count(source))
+            items, info = prepare(config, listed)
         with progress_bar(f"tracing {source}") as advance:
             advance.set_total(len(items))
             run_chunks(config, items, advance)

@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import write_jsonl
 
-from opencwm.data.pipeline import BuildConfig, BuildError, build, iter_rows
+from opencwm.data.pipeline import BuildConfig, BuildError, build, iter_rows, prepare
+from opencwm.data.sources import expected_count
 from opencwm.data.work import WorkConfig
 from opencwm.tracer.api import TraceConfig
 
@@ -38,6 +39,14 @@ def test_build_dedups_splits_by_program_and_writes_manifest(small_jsonl, tmp_pat
             assert row["status"] == "returned" and row["cwm"].endswith("<|end_of_text|>")
     assert len(split_of) == 20 and len(set(split_of.values())) == 3
     assert json.loads((out / "manifest.json").read_text()) == m
+
+
+def test_listing_reports_each_item_as_it_goes(small_jsonl, tmp_path):
+    ticks = []
+    items, info = prepare(config(f"jsonl:{small_jsonl}", tmp_path / "c"), ticks.append)
+    assert ticks == [1] * 41 and info == {"enumerated": 41, "duplicates": 1} and len(items) == 40
+    listed = len(prepare(config("halting:7", tmp_path / "h"))[0])
+    assert expected_count("halting:7") == listed and expected_count(f"jsonl:{small_jsonl}") is None
 
 
 def test_same_inputs_give_byte_identical_shards(small_jsonl, tmp_path):

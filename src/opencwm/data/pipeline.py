@@ -77,8 +77,11 @@ def _write_table(path: Path, t: pa.Table) -> None:
     _write_atomic(path, lambda p: pq.write_table(t, p, compression="zstd"))
 
 
-def prepare(config: BuildConfig) -> tuple[list[Item], dict]:
-    """The deduplicated item list, enumerated once and kept for resumes."""
+def prepare(
+    config: BuildConfig, on_item: Callable[[int], None] | None = None
+) -> tuple[list[Item], dict]:
+    """The deduplicated item list, enumerated once and kept for resumes;
+    `on_item(1)` after each item listed, so a long listing shows progress."""
     state = config.out / ".build"
     state.mkdir(parents=True, exist_ok=True)
     ident_path = state / "config.json"
@@ -97,6 +100,8 @@ def prepare(config: BuildConfig) -> tuple[list[Item], dict]:
     items, duplicates = [], 0
     for item in items_from(config.source, config.seed, cache=state / "cache"):
         key = item_key(item)
+        if on_item:
+            on_item(1)
         if key in seen:
             duplicates += 1
             continue

@@ -44,6 +44,12 @@ def items_from(spec: str, seed: int = 0, cache: Path | None = None) -> Iterator[
         raise SourceError(f"unknown source {kind!r}; known: {', '.join(KNOWN)}")
 
 
+def expected_count(spec: str) -> int | None:
+    """How many items `spec` lists, where the spec says (`synthetic:N`, `halting:N`)."""
+    kind, _, arg = spec.partition(":")
+    return int(arg) if kind in ("synthetic", "halting") and arg.isdigit() else None
+
+
 def _pytest_items(package: str, cache: Path | None) -> Iterator[Item]:
     from opencwm.data.pytest_source import fetch_project, pytest_traces
 
