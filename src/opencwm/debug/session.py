@@ -12,10 +12,11 @@ next frame; a step over forces the `return` event after a call frame, so
 the model writes the callee's return value without imagining its body
 (in the real world the recorded body is skipped instead).
 
-A frame the model writes that does not parse is kept as `invalid` with
-its raw text; nothing is added, and the next move at that point samples
-again (temperature `resample_temperature`, a new seed), since greedy
-decoding would write the same text again. A backend that fails
+A frame the model writes that does not parse, or whose source line is not
+one of the program's (a model decoding freely can write one), is kept as
+`invalid` with its raw text; nothing is added, and the next move at that
+point samples again (temperature `resample_temperature`, a new seed),
+since greedy decoding would write the same text again. A backend that fails
 (`BackendError`) leaves the state as it was: repeating the command retries.
 """
 
@@ -229,6 +230,12 @@ class Session:
                 seed=s.seed + self._retries,
             )
         step = w.advance(force, sampling)
+        if step.frame is not None and step.frame.line == 0 and not self.real_world:
+            # a source line the program does not have (free decoding through an
+            # endpoint): there is no line to show it at, so it is not a frame
+            w.truncate(len(w.frames) - 1)
+            why = f"the line {step.frame.source.strip()!r} is not in the program"
+            step = Step(None, step.raw, why)
         if step.frame is not None:
             self.history.append(("frame",))
             self.forced.append(force)
