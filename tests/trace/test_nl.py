@@ -162,6 +162,42 @@ def test_depth_the_stack_does_not_predict_is_stated():
     assert "Line 4, at depth 2 in `f`: `f` returns `0`." in text
 
 
+LEFT_UNSEEN = """
+class A:
+    def __getattr__(self, name):
+        raise AttributeError(name)
+
+
+def g():
+    try:
+        yield 1
+        yield 2
+    finally:
+        z = 0
+
+
+def f():  # << START_OF_TRACE
+    ok = hasattr(A(), "x")
+    for v in g():
+        break
+    w = 1
+    return ok, v
+"""
+
+
+def test_activations_left_without_a_return_frame_on_a_real_run():
+    """An exception swallowed by `hasattr`, a generator closed by `break`:
+    the tracer's depths agree with the reader's stack."""
+    from opencwm.tracer.api import trace_program
+
+    trace = trace_program(LEFT_UNSEEN, None, "")
+    assert trace.status == "returned", trace.reason
+    text = assert_round_trip(trace)
+    assert "Line 4: `__getattr__` raises `AttributeError('x')`." in text
+    assert "Line 9: `g` resumes.\nLine 9: `g` raises `GeneratorExit()`." in text
+    assert text.count(", back in `f`: ") == 2
+
+
 def test_locals_order_is_kept():
     frames = [
         at("call", 1, "f", 0, {"x": "1", "y": "2"}),
