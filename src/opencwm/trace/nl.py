@@ -89,11 +89,7 @@ def span(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-class _Span(str):
-    """Content of a code span, as opposed to the grammar's words between spans."""
-
-
-def _tokens(sentence: str) -> tuple[list[str], list[_Span]]:
+def _tokens(sentence: str) -> tuple[list[str], list[str]]:
     """Split a sentence into words and spans: `texts[i]` precedes `spans[i]`,
     and `texts` has one more item (what follows the last span)."""
     texts, spans = [], []
@@ -107,7 +103,7 @@ def _tokens(sentence: str) -> tuple[list[str], list[_Span]]:
             content = sentence[opened.end() : m.start()]
             if len(content) > 1 and content[0] == content[-1] == " " and content.strip(" "):
                 content = content[1:-1]
-            spans.append(_Span(content))
+            spans.append(content)
             pos, opened = m.end(), None
     if opened is not None:
         raise NlFormatError(f"a code span opened at column {opened.start() + 1} is not closed")
@@ -118,7 +114,7 @@ def _tokens(sentence: str) -> tuple[list[str], list[_Span]]:
 def _unescape(text: str) -> str:
     try:
         out = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
         out = None
     if not isinstance(out, str):
         raise NlFormatError(f"escaped value {text[:30]!r} is not a Python string literal")
