@@ -240,6 +240,7 @@ def test_unfinished_runs_say_why(status, reason, ending):
         ("Tracing `f`.\nLine 1: `f` dances.\nThe run returned.\n", "sentence 2"),
         ("Tracing `f`.\nThe run ended well.\n", "sentence 2"),
         ("Tracing `f`.\n", "heading and an ending"),
+        ("Tracing escaped `1`.\nThe run returned.\n", "sentence 1: escaped value '1'"),
         ("Tracing `f`.\nLine 1: `f` is called.\nThe run returned. Twice.\n", "sentence 3"),
     ],
 )
