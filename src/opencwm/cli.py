@@ -186,10 +186,22 @@ def train(
     compile: Annotated[
         bool, typer.Option(help="torch.compile the decoder (~25 s to start, then faster).")
     ] = False,
+    time_budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Fit the run in this time (90s, 45m, 1h30m): steps planned from the measured "
+            "pace, cosine to the floor at the planned end, saved by the deadline; --steps unused."
+        ),
+    ] = None,
 ) -> None:
     """Train a CwmForCausalLM on traces (CPU; CUDA + bf16 when present; torchrun for DDP)."""
+    from opencwm.model.budget import parse_duration
     from opencwm.model.presets import PRESETS
 
+    try:
+        budget_s = parse_duration(time_budget) if time_budget is not None else None
+    except ValueError as exc:
+        raise fail(f"--time-budget: {exc}") from None
     if preset not in PRESETS:
         raise fail(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
     if loss_on not in ("trace", "all"):
@@ -227,6 +239,7 @@ def train(
         max_windows=max_windows,
         precision=precision,
         compile=compile,
+        time_budget=budget_s,
     )
     columns = [
         TextColumn("[bold]training"),
@@ -238,7 +251,9 @@ def train(
         TimeRemainingColumn(),
     ]
     with Progress(*columns) as progress:
-        task = progress.add_task("train", total=steps, loss="-", rate="-", val="-")
+        task = progress.add_task(
+            "train", total=None if budget_s else steps, loss="-", rate="-", val="-"
+        )
 
         def report(r: dict) -> None:
             val = (
@@ -252,14 +267,16 @@ def train(
                 loss=f"{r['loss']:.3f}",
                 rate=f"{r['tokens_per_s']:.0f}",
                 **({"val": val} if val else {}),
+                **({"total": r["plan"]["steps"]} if "plan" in r else {}),
             )
 
         try:
             last = run_training(config, report)
         except ValueError as exc:
             raise fail(str(exc)) from None
+    planned = f" (planned to fit {time_budget}: train_config.json)" if time_budget else ""
     typer.echo(
-        f"{out}: step {last.get('step')}, loss {last.get('loss', float('nan')):.3f}; "
+        f"{out}: step {last.get('step')}{planned}, loss {last.get('loss', float('nan')):.3f}; "
         f"curves in {out / 'curves.png'}"
     )
 

@@ -1,5 +1,6 @@
 """Training: the loss falls, checkpoints load with transformers, resume is exact."""
 
+import itertools
 import json
 
 import pytest
@@ -184,6 +185,9 @@ def test_compiled_training_saves_a_loadable_model(tiny_corpus, tmp_path):
     [
         (["--precision", "fp8"], "unknown precision 'fp8'; known: auto, bf16, fp32"),
         (["--max-rows", "1", "--max-rows", "2"], "2 row caps for 1 corpora"),
+        (["--time-budget", "soon"], "--time-budget: cannot read the duration 'soon'"),
+        (["--time-budget", "0s"], "--time-budget: a time budget must be more than zero"),
+        (["--time-budget", "inf"], "--time-budget: a time budget must be more than zero"),
     ],
 )
 def test_cli_refuses_bad_settings_in_one_line(tiny_corpus, tmp_path, extra, message):
@@ -198,3 +202,111 @@ def test_cli_refuses_bad_settings_in_one_line(tiny_corpus, tmp_path, extra, mess
     assert result.exit_code == 2
     assert message in result.output
     assert not out.exists()
+
+
+def test_durations_read_as_seconds():
+    from opencwm.model.budget import parse_duration
+
+    assert [parse_duration(t) for t in ("90s", "45m", "1h30m", "1.5h", "20", "2m30s")] == [
+        90, 2700, 5400, 5400, 20, 150
+    ]  # fmt: skip
+    for bad in ("", "soon", "5d", "0s", "-3", "inf", "nan"):
+        with pytest.raises(ValueError, match=r"duration|more than zero"):
+            parse_duration(bad)
+
+
+def test_a_replan_keeps_the_curve_drawn_so_far():
+    """Moving the end bends the cosine from where it is: no jump, and the
+    last planned step is at the floor."""
+    from opencwm.model.budget import Schedule
+
+    s = Schedule(warmup=10, end=99)
+    assert s.lr(99, 1.0, 0.1) == pytest.approx(0.1)
+    for end in (59, 299):
+        r = s.replanned(40, end)
+        assert r.lr(40, 1.0, 0.1) == pytest.approx(s.lr(40, 1.0, 0.1))
+        assert r.lr(end, 1.0, 0.1) == pytest.approx(0.1)
+        rates = [r.lr(k, 1.0, 0.1) for k in range(40, end + 1)]
+        assert all(a >= b for a, b in itertools.pairwise(rates))  # still decaying
+
+
+def test_the_plan_fits_steps_evals_and_saves_in_the_time_left():
+    """Measured costs in, the most steps whose steps, evals and saves fit out."""
+    from opencwm.model.budget import Budget
+
+    b = Budget(100.0, deadline=100.0, c_warmup=50, eval_every=10, save_every=20, schedule=None)
+    for _ in range(4):
+        b.costs.step_took(1.0)  # the first two are not timed
+    assert not b.needs_costs() and b.propose(4, 5.0) == (None, "")
+    b.costs.step_took(1.0)
+    assert b.needs_costs()  # three timed steps: time an eval and a save
+    b.costs.evals.append(2.0)
+    b.costs.saves.append(3.0)
+    n = b.fit(step=0, now=0.0)  # 98 s usable (2% slack)
+    assert b.costs.cost(0, n, 10, 20) <= 98 < b.costs.cost(0, n + 1, 10, 20)
+    assert n == 70  # 70 steps + 7 evals + 4 saves (3 + the last) = 96 s
+    total, reason = b.propose(0, 0.0)
+    plan = b.apply(0, total, reason, 0.0)
+    assert (plan.steps, plan.warmup, plan.reason) == (70, 7, "first")
+    b.costs.steps.extend([2.0] * 64)  # the pace halves: the steps left overrun
+    total, reason = b.propose(40, 60.0)
+    assert reason == "overrun" and total < 70
+    assert b.costs.cost(40, total - 40, 10, 20) <= 100 - 60 - 2
+
+
+def budget_config(data, out, seconds, **kw):
+    return config(
+        data, out, preset="micro", time_budget=seconds, eval_every=25, save_every=50, **kw
+    )
+
+
+def test_a_budgeted_run_ends_saved_by_its_deadline_at_the_floor(tiny_corpus, tmp_path):
+    """A 10 s budget: a loadable checkpoint, saved within the budget, its
+    cosine planned over the steps that fit and ending at min_lr."""
+    import time
+
+    from transformers import AutoModelForCausalLM
+
+    train(config(tiny_corpus, tmp_path / "m", steps=0))  # tokenizer and packing, made once
+    budget = 10.0
+    start = time.time()
+    last = train(budget_config(tiny_corpus, tmp_path / "m", budget))
+    assert time.time() - start <= budget * 1.1  # the deadline, measured against itself
+    assert (tmp_path / "m/model.safetensors").stat().st_mtime - start <= budget
+    record = json.loads((tmp_path / "m/train_config.json").read_text())["budget"]
+    planned = record["planned_steps"]
+    assert last["step"] == planned and planned > 24  # more than --steps: it was not used
+    assert record["plans"][0]["reason"] == "first" and record["plans"][0]["step_s"] > 0
+    assert last["lr"] == pytest.approx(2e-4) and "val_loss" in last  # min_lr
+    history = [json.loads(line) for line in (tmp_path / "m/history.jsonl").read_text().splitlines()]
+    assert [h["plan"]["steps"] for h in history if "plan" in h][-1] == planned
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "m").num_parameters() > 0
+
+
+def test_a_budgeted_run_resumes_into_a_new_budget(tiny_corpus, tmp_path):
+    """Killed, then run again with a new budget: it goes on from its last
+    checkpoint along the same curve and fits the rest of its cosine into
+    the new budget; run again without one, it has no planned steps left."""
+    from opencwm.model.budget import Schedule
+
+    out = tmp_path / "m"
+    train(config(tiny_corpus, out, steps=0))
+
+    def die_after_step_60(record):
+        if record["step"] == 60:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(budget_config(tiny_corpus, out, 60.0), die_after_step_60)
+    state = torch.load(out / "train_state.pt", weights_only=False)
+    assert state["step"] == 50 and state["schedule"]["end"] > 60  # planned for a minute
+    before = Schedule(**state["schedule"])
+    last = train(budget_config(tiny_corpus, out, 5.0))
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    again = [h for h in history if h["step"] > 50]
+    assert [h["step"] for h in history] == list(range(1, last["step"] + 1))
+    assert again[0]["lr"] == pytest.approx(before.lr(50, 3e-3, 2e-4))  # no jump
+    assert next(h["plan"] for h in again if "plan" in h)["reason"] == "resume"
+    assert last["step"] < state["schedule"]["end"] and last["lr"] == pytest.approx(2e-4)
+    done = train(config(tiny_corpus, out, steps=10_000))
+    assert done["step"] == last["step"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from opencwm.model.budget import REASONS, Budget, Plan, Schedule
 from opencwm.model.presets import cwm_config
 from opencwm.model.tokenizer import PAD, load_tokenizer, train_tokenizer
 from opencwm.model.windows import pack, row_windows
@@ -65,6 +65,11 @@ class TrainConfig:
     """At most this many windows of each trace. Looping runs cut at 300
     frames are several windows of a repeating state each; a cap keeps them
     from crowding out the short runs that end."""
+    time_budget: float | None = None
+    """Seconds the run may take, from the start of `train` to its last save:
+    the steps are planned to fit (`budget.py`) and `steps` is not used. A
+    run resumed with a budget fits the rest of its cosine into the new one;
+    resumed without, it runs the rest of its last plan."""
 
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -84,10 +89,9 @@ def autocast_for(device: torch.device, precision: str):
 
 
 def lr_at(step: int, c: TrainConfig) -> float:
-    if step < c.warmup:
-        return c.lr * (step + 1) / c.warmup
-    progress = min(1.0, (step - c.warmup) / max(1, c.steps - c.warmup))
-    return c.min_lr + 0.5 * (c.lr - c.min_lr) * (1 + math.cos(math.pi * progress))
+    """The rate of a run of `c.steps` (no budget): its cosine ends one step
+    past the last, as it always has, so older runs resume unchanged."""
+    return Schedule(c.warmup, c.steps).lr(step, c.lr, c.min_lr)
 
 
 def corpora(c: TrainConfig) -> list[Path]:
@@ -210,6 +214,7 @@ def evaluate(
 
 
 def train(c: TrainConfig, progress=None) -> dict:
+    started = time.monotonic()  # a time budget counts from here
     from transformers import CwmForCausalLM
     from transformers.utils import logging as hf_logging
 
@@ -264,12 +269,14 @@ def train(c: TrainConfig, progress=None) -> dict:
     )
     history: list[dict] = []
     step, tokens, stage = 0, 0, 0
+    planned = None  # a budgeted run's schedule, kept in its state
     if state_path.exists():
         st = torch.load(state_path, weights_only=False)
         opt.load_state_dict(st["optimizer"])
         step, tokens, history = st["step"], st["tokens"], st["history"]
         torch.set_rng_state(st["rng"])
         stage = history[-1].get("stage", 0) if history else 0
+        planned = Schedule(**st["schedule"]) if st.get("schedule") else None
     elif (out / "model.safetensors").exists() and (out / "history.jsonl").exists():
         # warm start: the weights' own history goes on, so the curves and the
         # token count cover all the training these weights have had; `stage`
@@ -277,12 +284,54 @@ def train(c: TrainConfig, progress=None) -> dict:
         history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
         tokens = history[-1]["tokens"] if history else 0
         stage = history[-1].get("stage", 0) + 1 if history else 0
+    budget = None
+    if c.time_budget:
+        budget = Budget(
+            c.time_budget, started + c.time_budget, c.warmup, c.eval_every, c.save_every, planned
+        )
+        schedule, total = budget.schedule, budget.total
+    elif planned:  # resumed without a budget: the rest of its last plan
+        schedule, total = planned, planned.end + 1
+    else:
+        schedule, total = Schedule(c.warmup, c.steps), c.steps
+    saved_at = step if state_path.exists() else -1
+
+    def checkpoint(record: dict, do_eval: bool, do_save: bool) -> None:
+        """Validate into `record` and/or save, each timed for the budget."""
+        nonlocal saved_at
+        if do_eval:
+            t = time.monotonic()
+            record.update(evaluate(raw, data["val"], c, frame_sep, device))
+            if budget:
+                budget.costs.evals.append(time.monotonic() - t)
+        if do_save:
+            t = time.monotonic()
+            if rank == 0:
+                kept = budget.record() if budget else {}
+                if budget and budget.total is None:
+                    kept.pop("schedule")  # not planned yet: nothing to resume along
+                elif planned and not budget:
+                    kept = {"schedule": asdict(schedule)}
+                save(raw, tokenizer, opt, c, step, tokens, history, out, kept)
+            saved_at = step
+            if budget:
+                budget.costs.saves.append(time.monotonic() - t)
+
     ids, mask = data["train"]
     busy, tok_window = 0.0, 0  # time in optimizer steps only, for tokens/s
-    while step < c.steps:
+    while True:
+        plan = None
+        if budget:
+            if budget.needs_costs():
+                checkpoint(history[-1], True, True)
+            plan = replan(budget, step, ddp, device)
+            schedule, total = budget.schedule, budget.total
+        if total is not None and step >= total:
+            break
         t0 = time.monotonic()
+        lr = schedule.lr(step, c.lr, c.min_lr)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, c)
+            g["lr"] = lr
         x, y, m = (t.to(device) for t in batch(ids, mask, step, c, rank, world))
         if autocast:
             with autocast:
@@ -304,23 +353,55 @@ def train(c: TrainConfig, progress=None) -> dict:
             "step": step,
             "tokens": tokens,
             "loss": loss.item(),
-            "lr": lr_at(step - 1, c),
+            "lr": lr,
             "tokens_per_s": rate,
         }
-        if step % c.eval_every == 0 or step == c.steps:
-            record.update(evaluate(raw, data["val"], c, frame_sep, device))
+        if plan:
+            record["plan"] = asdict(plan)
+        took = time.monotonic() - t0
+        checkpoint(record, step % c.eval_every == 0 or step == total, False)
         history.append(record)
         if progress:
             progress(record)
-        if rank == 0 and (step % c.save_every == 0 or step == c.steps):
-            save(raw, tokenizer, opt, c, step, tokens, history, out)
+        t1 = time.monotonic()
+        if step % c.save_every == 0 or step == total:
+            checkpoint(record, False, True)
+        if budget:
+            budget.costs.step_took(took + time.monotonic() - t1)
+    if budget and saved_at != step:
+        # the plan shrank to the step just done: close with its eval and save
+        checkpoint(history[-1], "val_loss" not in history[-1], True)
+    elif budget and rank == 0 and history:
+        write_config(c, out, budget.record())  # the last plan, made after the last save
+    if budget and not (out / "model.safetensors").exists():
+        raise ValueError(
+            f"the time budget of {c.time_budget:.0f} s ran out before the first step "
+            f"(preparation took {time.monotonic() - started:.0f} s); give more time, "
+            f"or run again: {out} keeps the tokenizer and the packed data"
+        )
     if ddp:
         torch.distributed.destroy_process_group()
     return history[-1] if history else {}
 
 
-def save(model, tokenizer, opt, c: TrainConfig, step, tokens, history, out: Path) -> None:
-    """Model in HF layout, then resume state, each written atomically."""
+def replan(budget: Budget, step: int, ddp: bool, device) -> Plan | None:
+    """The budget's plan before `step`; under DDP rank 0's proposal is everyone's."""
+    now = time.monotonic()
+    total, reason = budget.propose(step, now)
+    if ddp:
+        code = REASONS.index(reason) if reason else -1
+        sent = torch.tensor([-1 if total is None else total, code], device=device)
+        torch.distributed.broadcast(sent, 0)
+        total = None if sent[0] < 0 else int(sent[0])
+        reason = REASONS[int(sent[1])] if sent[1] >= 0 else ""
+    return budget.apply(step, total, reason, now)
+
+
+def save(
+    model, tokenizer, opt, c: TrainConfig, step, tokens, history, out: Path, plan: dict
+) -> None:
+    """Model in HF layout, then resume state, each written atomically.
+    `plan`: a budgeted run's plans and schedule (empty for a plain run)."""
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     tmp = out / "train_state.pt.tmp"
@@ -332,13 +413,19 @@ def save(model, tokenizer, opt, c: TrainConfig, step, tokens, history, out: Path
             "history": history,
             "rng": torch.get_rng_state(),
             "config": asdict(c),
+            "schedule": plan.get("schedule"),
         },
         tmp,
     )
     os.replace(tmp, out / "train_state.pt")
-    (out / "train_config.json").write_text(json.dumps(asdict(c), indent=2) + "\n")
+    write_config(c, out, plan)
     (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
     plot_curves(history, out / "curves.png")
+
+
+def write_config(c: TrainConfig, out: Path, plan: dict) -> None:
+    config = {**asdict(c), **({"budget": plan} if plan else {})}
+    (out / "train_config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
 def plot_curves(history: list[dict], path: Path) -> None:
