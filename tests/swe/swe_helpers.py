@@ -24,6 +24,16 @@ def bash(command: str) -> str:
     return f"<tool: bash>\n{command}\n</tool>"
 
 
+def summary_statuses(log: str) -> dict[str, str]:
+    """The `-rA` summary lines a log-based grader reads: `STATUS id [- message]`."""
+    out = {}
+    for line in log.splitlines():
+        words = line.split()
+        if len(words) > 1 and words[0] in ("PASSED", "FAILED", "ERROR", "SKIPPED"):
+            out[words[1]] = words[0]
+    return out
+
+
 LIB = {
     # like isodate's generated version.py: ignored by git, needed by the code
     ".gitignore": "tinylib/words.py\n",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from swe_helpers import summary_statuses
 
 from opencwm.swe.reward import judge, score_patch, similarity
 from opencwm.swe.task import Task
-from opencwm.swe.testrun import TestRun
+from opencwm.swe.testrun import LOG_CAP_BYTES, TestRun, run_tests
 from opencwm.swe.workspace import diff_trees, protected_reason
 
 
@@ -112,3 +113,36 @@ def test_score_patch_of_gold_and_empty(tasks, store):
     empty = score_patch(task, store, "")
     assert not empty.resolved and empty.reward == 0.0 and empty.patch == ""
     assert all(s == "passed" for s in empty.pass_to_pass.values())
+
+
+def test_verdict_keeps_the_raw_pytest_log_for_log_based_graders(tasks, store):
+    task = tasks[0]
+    for patch, fail_to_pass in ((task.patch, "PASSED"), ("", "FAILED")):
+        tests = score_patch(task, store, patch).to_dict()["tests"]
+        statuses = summary_statuses(tests["log"])
+        assert {t: statuses.get(t) for t in task.FAIL_TO_PASS} == dict.fromkeys(
+            task.FAIL_TO_PASS, fail_to_pass
+        )
+        assert {t: statuses.get(t) for t in task.PASS_TO_PASS} == dict.fromkeys(
+            task.PASS_TO_PASS, "PASSED"
+        )
+        assert tests["log_truncated"] is False and tests["log_cap_bytes"] == LOG_CAP_BYTES
+
+
+def test_a_capped_log_says_so_and_keeps_the_summary(tmp_path):
+    (tmp_path / "test_noisy.py").write_text(
+        "def test_noisy():\n    print('x' * 100_000)\n    assert False\n\n"
+        "def test_quiet():\n    pass\n"
+    )
+    run = run_tests(tmp_path, ["test_noisy.py"], timeout_s=60, log_cap_bytes=8192)
+    assert run.tests == {
+        "test_noisy.py::test_noisy": "failed",
+        "test_noisy.py::test_quiet": "passed",
+    }
+    tests = run.to_dict()
+    assert tests["log_truncated"] is True and tests["log_cap_bytes"] == 8192
+    assert "bytes elided" in tests["log"] and len(tests["log"]) < 8192 + 100
+    assert summary_statuses(tests["log"]) == {
+        "test_noisy.py::test_noisy": "FAILED",
+        "test_noisy.py::test_quiet": "PASSED",
+    }

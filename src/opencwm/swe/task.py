@@ -51,7 +51,11 @@ class Task:
         return self.repo.rsplit("/", 1)[-1]
 
     def to_dict(self) -> dict:
-        return {"format_version": FORMAT_VERSION, **asdict(self)}
+        """The saved row: our fields, plus those SWE-bench 5.x's harness reads
+        (`log_parser`, `eval_type`, `eval_script`), derived, so loading drops them."""
+        from opencwm.swe.swebench_fields import swebench_fields
+
+        return {"format_version": FORMAT_VERSION, **asdict(self), **swebench_fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Task:

@@ -80,6 +80,11 @@ sys.exit(main())
 
 PYTEST_ARGS = ("-c", "/dev/null", "--rootdir", WORKSPACE, "-p", "no:cacheprovider", "-rA", "-q")
 TEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+LOG_CAP_BYTES = 256 * 1024
+"""pytest's output kept per run: past it, the first and last half are kept with
+the elided byte count between. The `-rA` summary that log parsers read
+(`PASSED id`, `FAILED id - message`) is at the end, so it survives in the
+tail unless it alone runs past half the cap (thousands of tests)."""
 
 
 def import_roots(root: Path) -> list[str]:
@@ -104,7 +109,9 @@ class TestRun:
     exit_code: int | None = None
     report_exitstatus: int | None = None
     duration_s: float = 0.0
-    output: str = ""
+    output: str = ""  # pytest's stdout and stderr, capped at log_cap_bytes
+    output_truncated: bool = False
+    log_cap_bytes: int = LOG_CAP_BYTES
     error: str = ""
 
     def status(self, test_id: str) -> str:
@@ -114,17 +121,27 @@ class TestRun:
         return {t for t, s in self.tests.items() if s == "passed"}
 
     def to_dict(self) -> dict:
+        """What a trajectory keeps: the outcome, and the raw log so log-based
+        graders (SWE-bench's `parse_log_pytest`) can grade the run again."""
         return {
             "exit_code": self.exit_code,
             "report_exitstatus": self.report_exitstatus,
             "duration_s": round(self.duration_s, 3),
             "collect_errors": self.collect_errors,
             "error": self.error,
+            "log": self.output,
+            "log_truncated": self.output_truncated,
+            "log_cap_bytes": self.log_cap_bytes,
         }
 
 
 def run_tests(
-    root: Path, targets: list[str], *, timeout_s: float = 60.0, uid: int | None = None
+    root: Path,
+    targets: list[str],
+    *,
+    timeout_s: float = 60.0,
+    uid: int | None = None,
+    log_cap_bytes: int = LOG_CAP_BYTES,
 ) -> TestRun:
     """Run pytest on `targets` (files or node ids) in the repository at `root`."""
     uid = claim_workspace(root, uid)
@@ -151,7 +168,7 @@ def run_tests(
             file_size_mb=64,
             nproc=128,
             nofile=1024,
-            max_output_bytes=64 * 1024,
+            max_output_bytes=log_cap_bytes,
         )
         result = run_command(
             argv,
@@ -166,6 +183,8 @@ def run_tests(
             exit_code=result.exit_code,
             duration_s=result.duration_s,
             output=result.output.decode(errors="replace"),
+            output_truncated=result.output_truncated,
+            log_cap_bytes=log_cap_bytes,
         )
         if result.error or result.timed_out or result.signal:
             run.error = result.describe()
