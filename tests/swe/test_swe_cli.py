@@ -33,6 +33,11 @@ def test_build_then_run_oracle_and_null(tmp_path):
     assert first["format_version"] == 1 and first["agent"] == "oracle"
     assert {"prompt", "system", "turns", "verdict", "duration_s", "reward_s"} <= first.keys()
     assert {"action", "observation", "tool", "tool_s", "agent_s"} <= first["turns"][0].keys()
+    assert all(  # the raw log, for log-based graders
+        f"PASSED {t}" in row["verdict"]["tests"]["log"]
+        for row in rows
+        for t in row["verdict"]["fail_to_pass"]
+    )
 
     r = opencwm("run", "--tasks", tasks, "--agent", "null", "--out", str(tmp_path / "n.jsonl"))
     assert r.returncode == 0 and "0.0%" in r.stdout
