@@ -42,7 +42,9 @@ def in_memory(config: BuildConfig) -> None:
         name = split_of(r["program"], config.val_fraction, config.test_fraction)
         groups[name if kept(r) else "rejected"].append(r)
     for name, group in groups.items():
-        n = max(1, -(-len(group) // config.rows_per_shard))
+        if not group:  # as finalize: a split with no rows gets no shard
+            continue
+        n = -(-len(group) // config.rows_per_shard)
         for k in range(n):
             shard = group[k * config.rows_per_shard : (k + 1) * config.rows_per_shard]
             path = config.out / f"{name}-{k:05d}-of-{n:05d}.parquet"
