@@ -185,3 +185,26 @@ def test_chat_refuses_what_it_does_not_do(extra, says):
     r = c.post("/v1/chat/completions", json=body)
     assert r.status_code == 400 and says in r.json()["error"]["message"], r.text
     assert backend.prompts == []
+
+
+@pytest.mark.parametrize(
+    ("asked", "says"),
+    [
+        ({"regex": "a+"}, "structured_outputs.regex is not supported here; only choice"),
+        ({"choice": ["a\n", "a\nb\n"]}, "'a\\n' begins 'a\\nb\\n'"),
+        ({"choice": []}, "non-empty strings"),
+        ("a|b", "give an object"),
+    ],
+)
+def test_structured_outputs_other_than_a_choice_are_refused(asked, says):
+    c, backend = client(FRAME)
+    r = c.post("/v1/completions", json={"prompt": "P", "structured_outputs": asked})
+    assert r.status_code == 400 and says in r.json()["error"]["message"], r.text
+    assert r.json()["error"]["param"] == "structured_outputs" and backend.prompts == []
+
+
+def test_a_choice_reaches_the_backend():
+    c, backend = client(FRAME)
+    asked = {"choice": ["b\n", "a\n"], "disable_fallback": False}
+    assert c.post("/v1/completions", json={"prompt": "P", "structured_outputs": asked}).is_success
+    assert backend.samplings[0].choice == ("a\n", "b\n")

@@ -106,3 +106,30 @@ def test_a_bad_reply_is_a_one_line_error(stub, path, says):
     with pytest.raises(BackendError) as exc:
         EndpointBackend(f"{stub}/{path}", timeout_s=5).complete("P", Sampling())
     assert says in one_line(exc)
+
+
+def test_serve_applies_a_choice_with_its_trie(server):
+    """`structured_outputs.choice`: the reply is one of the choices, even
+    where the model would write another line (the memorised one)."""
+    real = trace_program(SRC, ENTRY, MEMORISED)
+    prompt = prompt_text(real.source) + frame_text(real.frames[0], None)
+    prompt += frame_text(real.frames[1], real.frames[0]).split("<|action_sep|>")[0]
+    prompt += "<|action_sep|>"
+    for choices in (["    return s\n", "    s += i\n"], ["    for i in range(n):\n"]):
+        body = {"prompt": prompt, "max_tokens": 50, "temperature": 0,
+                "structured_outputs": {"choice": choices}}  # fmt: skip
+        r = httpx.post(f"{server}/v1/completions", json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["text"] in choices
+
+
+def test_the_pieces_protocol_runs_against_serve(server, micro_model):
+    """serve takes `choice` but refuses `regex`: one warning, and the locals
+    are decoded as serve decodes them (constrained by its own trie)."""
+    from opencwm.world.guided import ConstraintWarning
+
+    endpoint = EndpointBackend(server, micro_model.name, timeout_s=60, context_tokens=1024)
+    with pytest.warns(ConstraintWarning, match=r"structured_outputs\.regex") as caught:
+        trace, _ = rollout(SRC, ENTRY, MEMORISED, endpoint, CONFIG)
+    assert len(caught) == 1 and endpoint.refused == {"regex"}
+    assert trace.frames == trace_program(SRC, ENTRY, MEMORISED).frames

@@ -16,6 +16,7 @@ from typing import Protocol
 from opencwm.trace import tokens as T
 from opencwm.world.constrain import (
     ActionConstraint,
+    ChoiceTrie,
     KeyConstraint,
     LineTrie,
     context_names,
@@ -32,12 +33,17 @@ class Sampling:
     seed: int = 0
     max_tokens: int = 512
     constrain: bool = True
-    """Local models only: the action line must be one of the context's
-    lines, the locals' keys names of the context (`constrain.py`).
-    Endpoints decode freely."""
+    """In a rollout, the action line must be one of the context's lines, the
+    locals' keys names of the context (`constrain.py`): token by token in a
+    local model and in `opencwm serve`; as `structured_outputs` request
+    fields for other servers that take them (vLLM; `guided.py`), freely
+    after one warning for those that do not."""
     stop_tokens: tuple[str, ...] = ()
     """Special tokens that also end the completion besides `STOPS` (a chat
     template's end of turn); each one token of the model's vocabulary."""
+    choice: tuple[str, ...] = ()
+    """Local models: the completion is exactly one of these (none a prefix
+    of another): `opencwm serve`'s `structured_outputs.choice`."""
     cancel: threading.Event | None = field(default=None, compare=False, repr=False)
     """Set from another thread to stop decoding before the next token (the
     server's client hung up); the text so far is returned."""
@@ -130,6 +136,8 @@ class LocalBackend:
         gen = torch.Generator(device="cpu").manual_seed(sampling.seed)
         out: list[int] = []
         guide, keys = self._constraint(prompt) if sampling.constrain else (None, None)
+        if sampling.choice:  # a walk down the choices' trie from its root, to a leaf
+            guide, keys = ActionConstraint(self._choice_trie(sampling.choice), -1, True), None
         extra = self.tokenizer.convert_tokens_to_ids(list(sampling.stop_tokens))
         stop_ids, cancel = self.stop_ids | set(extra), sampling.cancel
         logits = self._feed(ids)
@@ -142,7 +150,7 @@ class LocalBackend:
                 guide.advance(tok)
             if keys:
                 keys.advance(tok)
-            if tok in stop_ids:
+            if tok in stop_ids or (sampling.choice and guide.node is None):
                 break
             logits = self._extend(tok) if self.reuse_cache else self._feed([*ids, *out])
         self.generated_tokens = len(out)
@@ -156,6 +164,13 @@ class LocalBackend:
         if self._batch is None:
             self._batch = BatchDecoder(self)
         return self._batch.complete(prompts, sampling)
+
+    def _choice_trie(self, choices: tuple[str, ...]) -> ChoiceTrie:
+        tok = self.tokenizer.backend_tokenizer
+        return ChoiceTrie(
+            list(choices),
+            lambda texts: [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)],
+        )
 
     def _constraint(self, prompt: str) -> tuple[ActionConstraint | None, KeyConstraint | None]:
         context = context_of(prompt)
@@ -225,32 +240,63 @@ def _pick(torch, logits, s: Sampling, gen) -> int:
 class EndpointBackend:
     """Any OpenAI-compatible `/v1/completions` server (vLLM serving
     facebook/cwm, or `opencwm serve`). Special tokens go in as text: the
-    server's tokenizer must map them to single ids, as ours do."""
+    server's tokenizer must map them to single ids, as ours do.
+
+    `structured`: constrain a rollout's frames through the server's
+    `structured_outputs` (`guided.py`); `connect` turns it off for
+    `opencwm serve`, which constrains them itself."""
 
     def __init__(
-        self, url: str, model: str = "", timeout_s: float = 60.0, context_tokens: int = 131072
+        self,
+        url: str,
+        model: str = "",
+        timeout_s: float = 60.0,
+        context_tokens: int = 131072,
+        structured: bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.model = model
         self.timeout_s = timeout_s
         self.context_tokens = context_tokens
+        self.structured = structured
+        self.refused: set[str] = set()  # constraint kinds the server refused or ignored
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 3  # no tokenizer here: a conservative estimate
 
     def complete(self, prompt: str, sampling: Sampling) -> str:
+        if sampling.constrain and self.structured:
+            context = context_of(prompt)
+            if context is not None:
+                from opencwm.world.guided import guided_complete
+
+                return guided_complete(self, prompt, sampling, context)
+        return self.request(prompt, sampling, sampling.max_tokens)[0]
+
+    def request(
+        self,
+        prompt: str,
+        sampling: Sampling,
+        max_tokens: int,
+        stop: tuple[str, ...] = STOPS,
+        extra: dict | None = None,
+    ) -> tuple[str, int]:
+        """(text, tokens it took) of one completion; a stop token that ended
+        it is in the text. `extra`: more request fields (a constraint);
+        a 400 or 422 then is `ConstraintRefused`."""
         import httpx
 
         body = {
             "model": self.model or "default",
             "prompt": prompt,
-            "max_tokens": sampling.max_tokens,
+            "max_tokens": max_tokens,
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             "seed": sampling.seed,
-            "stop": list(STOPS),
+            "stop": list(stop),
             "skip_special_tokens": False,
             "include_stop_str_in_output": True,
+            **(extra or {}),
         }
         url = self.url if self.url.endswith("/completions") else f"{self.url}/v1/completions"
         try:
@@ -259,17 +305,25 @@ class EndpointBackend:
             raise BackendError(f"{url} did not answer within {self.timeout_s:g}s") from None
         except httpx.HTTPError as exc:
             raise BackendError(f"cannot reach {url}: {exc}") from None
+        if extra and r.status_code in (400, 422):
+            raise ConstraintRefused(f"HTTP {r.status_code}: {r.text[:200]}")
         if r.status_code != 200:
             raise BackendError(f"{url} answered HTTP {r.status_code}: {r.text[:200]}")
         try:
-            choice = r.json()["choices"][0]
+            reply = r.json()
+            choice = reply["choices"][0]
             text = choice["text"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise BackendError(f"{url} sent a reply that is not an OpenAI completion") from None
-        if not text.endswith(STOPS) and choice.get("finish_reason") == "stop":
-            stop = choice.get("stop_reason")
-            text += stop if isinstance(stop, str) and stop in STOPS else T.FRAME_SEP
-        return text
+        if not text.endswith(stop) and choice.get("finish_reason") == "stop" and not extra:
+            end = choice.get("stop_reason")
+            text += end if isinstance(end, str) and end in stop else T.FRAME_SEP
+        used = (reply.get("usage") or {}).get("completion_tokens")
+        return text, used if isinstance(used, int) else max(1, self.count_tokens(text))
+
+
+class ConstraintRefused(BackendError):
+    """The server answered a constrained request with a 400/422."""
 
 
 def connect(url: str, model: str | None = None, timeout_s: float = 60.0) -> EndpointBackend:
@@ -299,7 +353,8 @@ def connect(url: str, model: str | None = None, timeout_s: float = 60.0) -> Endp
     if model not in names:
         raise BackendError(f"{base} does not serve {model!r}; known: {', '.join(names)}")
     card = cards[names.index(model)]
-    backend = EndpointBackend(base, model, timeout_s)
+    # opencwm serve applies the local constraint itself, in one request a frame
+    backend = EndpointBackend(base, model, timeout_s, structured=card.get("owned_by") != "opencwm")
     if isinstance(card.get("max_model_len"), int):
         backend.context_tokens = card["max_model_len"]
     return backend

@@ -167,3 +167,37 @@ def context_names(context: str) -> set[str]:
     except (tokenize.TokenError, SyntaxError):
         names = set(re.findall(r"[^\W\d]\w*", context))
     return {n for n in names if not keyword.iskeyword(n)}
+
+
+# ---- the same constraints for servers that take them as request fields ----------
+
+
+def action_choices(context: str) -> list[str]:
+    """The action lines a frame of `context` may write, each with its
+    newline: `LineTrie`'s lines, as a server's `choice` constraint."""
+    return sorted({strip_marker(line) + "\n" for line in source_lines(context)})
+
+
+def locals_regex(names: set[str]) -> str:
+    """A locals object whose keys are `names`, in `json.dumps`'s shape
+    (`{"a": "1", "b": "2"}`), as a regex for servers that constrain by
+    regex. Weaker than `KeyConstraint`: a key may repeat (a regular
+    expression cannot remember which keys were written)."""
+    import re
+
+    key = '"(?:' + "|".join(re.escape(n) for n in sorted(names)) + ')"'
+    value = r'"(?:[^"\\\n]|\\.)*"'
+    pair = f"{key}: {value}"
+    return r"\{" + (f"(?:{pair}(?:, {pair})*)?" if names else "") + r"\}"
+
+
+class ChoiceTrie(LineTrie):
+    """Token-id prefix tree of given strings (a `choice` constraint); none
+    may be a prefix of another, as no line is of another line."""
+
+    def __init__(self, choices: list[str], encode) -> None:
+        self.root: Node = {}
+        for ids in encode(sorted(set(choices))):
+            node = self.root
+            for tok in ids:
+                node = node.setdefault(tok, {})

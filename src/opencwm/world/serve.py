@@ -41,6 +41,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
@@ -63,6 +64,11 @@ _UNSUPPORTED = {
     "presence_penalty": 0.0,
     "frequency_penalty": 0.0,
     "logit_bias": None,
+    "guided_choice": None,  # vLLM's before 0.12: structured_outputs now
+    "guided_regex": None,
+    "guided_json": None,
+    "guided_grammar": None,
+    "response_format": None,
 }
 _CHAT_UNSUPPORTED = {
     **{k: v for k, v in _UNSUPPORTED.items() if k not in ("best_of", "suffix", "logprobs")},
@@ -71,6 +77,7 @@ _CHAT_UNSUPPORTED = {
     "tools": None,
     "tool_choice": "none",
     "functions": None,
+    "structured_outputs": None,
 }
 
 Seed = Annotated[int | None, Field(None, ge=-(2**63), lt=2**63)]
@@ -241,13 +248,15 @@ def create_app(backend: Backend, name: str, chat: ChatFormat | None = None) -> F
         if not prompts or not all(prompts):
             raise _Refused(400, "prompt: give one non-empty string (or a list of them)", "prompt")
         lengths = [fits(p) for p in prompts]
+        choice = _choice((req.model_extra or {}).get("structured_outputs"))
 
         def work(cancel: threading.Event) -> list[tuple[str, int]]:
             out = []
             for prompt, n in zip(prompts, lengths, strict=True):
                 room = backend.context_tokens - n
+                most = min(req.max_tokens, room)
                 sampling = Sampling(
-                    req.temperature, req.top_p, seed, min(req.max_tokens, room), cancel=cancel
+                    req.temperature, req.top_p, seed, most, choice=choice, cancel=cancel
                 )
                 out.append(generate(prompt, sampling))
             return out
@@ -319,6 +328,37 @@ async def _until_hang_up(request: Request, work: Callable[[threading.Event], Any
         return await anyio.to_thread.run_sync(work, cancel)
     finally:
         watcher.cancel()
+
+
+def _choice(asked: object) -> tuple[str, ...]:
+    """The choices of vLLM's `structured_outputs` field, the one kind of
+    structured output served here (a walk down the choices' token trie, as
+    the local constraint walks the program's lines), or `_Refused`."""
+    if asked is None:
+        return ()
+    param = "structured_outputs"
+    if not isinstance(asked, dict):
+        raise _Refused(400, f'{param}: give an object such as {{"choice": [...]}}', param)
+    kinds = sorted(k for k, v in asked.items() if v not in (None, False))
+    if kinds and kinds != ["choice"]:
+        other = next(k for k in kinds if k != "choice")
+        raise _Refused(400, f"{param}.{other} is not supported here; only choice", param)
+    choice = asked.get("choice")
+    if choice is None:
+        return ()
+    if (
+        not isinstance(choice, list)
+        or not choice
+        or not all(isinstance(c, str) and c for c in choice)
+    ):
+        raise _Refused(400, f"{param}.choice: give a list of non-empty strings", param)
+    ordered = sorted(set(choice))
+    for a, b in pairwise(ordered):
+        if b.startswith(a):
+            raise _Refused(
+                400, f"{param}.choice: {a!r} begins {b!r}; none may begin another", param
+            )
+    return tuple(ordered)
 
 
 def _message_dict(m: ChatMessage) -> dict:
