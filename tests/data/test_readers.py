@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_jsonl
 
 from opencwm.data.pipeline import BuildConfig, build, iter_rows
 from opencwm.data.work import WorkConfig
@@ -32,7 +31,8 @@ def _items(failures: bool) -> list[dict]:
 
 
 def _config(tmp: Path, failures: bool) -> BuildConfig:
-    src = write_jsonl(tmp / "items.jsonl", _items(failures))
+    src = tmp / "items.jsonl"
+    src.write_text("".join(json.dumps(row) + "\n" for row in _items(failures)))
     config = BuildConfig(
         source=f"jsonl:{src}",
         out=tmp / "corpus",
