@@ -271,7 +271,11 @@ def train(
             )
 
         try:
-            last = run_training(config, report)
+            last = run_training(
+                config,
+                report,
+                lambda line: progress.console.print(line, markup=False, soft_wrap=True),
+            )
         except ValueError as exc:
             raise fail(str(exc)) from None
     planned = f" (planned to fit {time_budget}: train_config.json)" if time_budget else ""

@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from opencwm.data.decontam import Decontam, describe, held_out_programs
 from opencwm.model.budget import REASONS, Budget, Plan, Schedule
 from opencwm.model.presets import cwm_config
 from opencwm.model.tokenizer import PAD, load_tokenizer, train_tokenizer
@@ -109,32 +111,44 @@ def row_caps(c: TrainConfig) -> list[int | None]:
     return [cap or None for cap in caps]
 
 
-def corpus_rows(c: TrainConfig, split: str, limit: int | None = None) -> list[dict]:
+def corpus_rows(
+    c: TrainConfig, split: str, limit: int | None = None, clean: Decontam | None = None
+) -> list[dict]:
     """`split`'s rows of every corpus in turn, each corpus cut at its cap
-    (`limit`, when given, overrides every cap)."""
+    (`limit`, when given, overrides every cap); rows `clean` does not keep
+    are skipped and not counted against the cap."""
     from opencwm.data.pipeline import iter_rows
 
     rows = []
     caps = [limit] * len(corpora(c)) if limit else row_caps(c)
     for data, cap in zip(corpora(c), caps, strict=True):
-        for taken, row in enumerate(iter_rows(data, split), 1):
-            rows.append(row)
+        taken = 0
+        for row in iter_rows(data, split):
             if cap and taken >= cap:
                 break
+            if clean is None or clean.keep(row, data):
+                rows.append(row)
+                taken += 1
     return rows
 
 
-def prepare(c: TrainConfig, tokenizer) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Packed (ids, mask) per split, cached beside the checkpoint."""
+def prepare(
+    c: TrainConfig, tokenizer, test: set[str] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Packed (ids, mask) per split, cached beside the checkpoint. Training
+    rows whose program is in any corpus's test split (`test`: their keys,
+    read from the corpora when not given) are dropped; what was dropped is
+    kept in `decontam.json` beside the cache."""
     cache = Path(c.out) / "packed.npz"
     if cache.exists():
         z = np.load(cache)
         return {s: (z[f"{s}_ids"], z[f"{s}_mask"]) for s in ("train", "val")}
+    clean = Decontam(held_out_programs(corpora(c)) if test is None else test)
     pad = tokenizer.convert_tokens_to_ids(PAD)
     out = {}
     for split in ("train", "val"):
         seqs = []
-        for row in corpus_rows(c, split):
+        for row in corpus_rows(c, split, clean=clean if split == "train" else None):
             seqs += row_windows(row, tokenizer, c.block + 1, c.loss_on_all, c.max_windows)
         if not seqs:
             raise ValueError(f"{', '.join(map(str, corpora(c)))} has no {split} traces to train on")
@@ -144,6 +158,7 @@ def prepare(c: TrainConfig, tokenizer) -> dict[str, tuple[np.ndarray, np.ndarray
             order = np.random.default_rng(c.seed).permutation(len(ids))
             ids, mask = ids[order], mask[order]
         out[split] = (ids, mask)
+    (Path(c.out) / "decontam.json").write_text(json.dumps(clean.report(), indent=2) + "\n")
     np.savez(
         cache,
         **{f"{s}_{k}": a for s, (ids, m) in out.items() for k, a in (("ids", ids), ("mask", m))},
@@ -213,7 +228,9 @@ def evaluate(
     }
 
 
-def train(c: TrainConfig, progress=None) -> dict:
+def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = None) -> dict:
+    """Train as `c` says; `progress` gets every step's record, `log` lines
+    for a person (what decontamination dropped)."""
     started = time.monotonic()  # a time budget counts from here
     from transformers import CwmForCausalLM
     from transformers.utils import logging as hf_logging
@@ -234,14 +251,17 @@ def train(c: TrainConfig, progress=None) -> dict:
     out = Path(c.out)
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "train_state.pt"
+    test = None if (out / "packed.npz").exists() else held_out_programs(corpora(c))
     if (out / "tokenizer.json").exists():
         tokenizer = load_tokenizer(out)
     else:
-        texts = [r["cwm"] for r in corpus_rows(c, "train", 20_000)]
+        texts = [r["cwm"] for r in corpus_rows(c, "train", 20_000, Decontam(test or set()))]
         tokenizer = train_tokenizer(texts, c.vocab_size)
         if rank == 0:
             tokenizer.save_pretrained(out)
-    data = prepare(c, tokenizer)
+    data = prepare(c, tokenizer, test)
+    if log and rank == 0 and (out / "decontam.json").exists():
+        log(describe(json.loads((out / "decontam.json").read_text())))
     frame_sep = tokenizer.convert_tokens_to_ids("<|frame_sep|>")
     if state_path.exists() or (out / "model.safetensors").exists():
         # resume a run, or keep training released weights (e.g. models/cwm-tiny
@@ -424,7 +444,12 @@ def save(
 
 
 def write_config(c: TrainConfig, out: Path, plan: dict) -> None:
-    config = {**asdict(c), **({"budget": plan} if plan else {})}
+    """The run's settings, with what decontamination dropped and the budget's plans."""
+    config = asdict(c)
+    if (out / "decontam.json").exists():
+        config["decontam"] = json.loads((out / "decontam.json").read_text())
+    if plan:
+        config["budget"] = plan
     (out / "train_config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
