@@ -239,3 +239,30 @@ def test_swe_run_drives_opencwm_serve_through_chat(built, wide_micro_model, tmp_
     assert len(traj["turns"]) == 2 and "verdict" in traj
     served = log.read_text()
     assert served.count('"POST /v1/chat/completions HTTP/1.1" 200') == 2, served
+
+
+def test_an_openai_error_body_becomes_its_one_line_message():
+    """A conversation that outgrows the server's window: the agent's error
+    says so in the server's words, not as a quoted JSON body."""
+    from opencwm.world.fake import ScriptedBackend
+    from opencwm.world.serve import create_app
+
+    port = free_port()
+    app = create_app(ScriptedBackend([], context_tokens=50), "small")
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    model = OpenAIModel(f"http://127.0.0.1:{port}/v1", "small", timeout_s=10)
+    try:
+        with pytest.raises(ModelError) as err:
+            model.chat([{"role": "user", "content": "x" * 100}])
+    finally:
+        model.close()
+        server.should_exit = True
+        thread.join(5)
+    message = str(err.value)
+    assert "HTTP 400: the prompt is" in message and "reads at most 50" in message, message
+    assert "\n" not in message and '{"error"' not in message

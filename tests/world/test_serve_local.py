@@ -80,3 +80,23 @@ def test_chat_through_the_plain_template(client, local_backend):
               default=len(same))  # fmt: skip
     assert choice["message"]["content"] == same[:cut]
     assert choice["finish_reason"] == ("stop" if cut < len(same) else "length")
+
+
+def test_a_model_with_a_chat_template_is_served_with_it(micro_model):
+    """facebook/cwm's tokenizer has a chat template; ours do not. With one,
+    the template renders the prompt and the model's eos tokens end a reply."""
+    from transformers import AutoTokenizer
+
+    from opencwm.world.chat import PLAIN, model_chat
+
+    tok = AutoTokenizer.from_pretrained(str(micro_model))
+    assert model_chat(tok, 1) is PLAIN
+    tok.chat_template = (
+        "{% for m in messages %}<|begin_of_text|>{{ m['role'] }}: {{ m['content'] }}"
+        "<|end_of_text|>{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
+    )
+    eos = tok.convert_tokens_to_ids([T.END_OF_TEXT, T.FRAME_SEP])
+    chat = model_chat(tok, eos)
+    assert chat.stop_tokens == (T.END_OF_TEXT, T.FRAME_SEP) and chat.stops == ()
+    prompt = chat.render([{"role": "user", "content": "hi"}])
+    assert prompt == "<|begin_of_text|>user: hi<|end_of_text|>assistant:"

@@ -154,7 +154,7 @@ class OpenAIModel:
         except httpx.HTTPError as exc:
             raise ModelError(f"cannot reach {url}: {_why(exc)}; is the server running?") from None
         if r.status_code >= 400:
-            raise ModelError(f"{url} answered HTTP {r.status_code}: {r.text[:200]!r}")
+            raise ModelError(f"{url} answered HTTP {r.status_code}: {_error_message(r)}")
         try:
             msg = r.json()["choices"][0]["message"]
             calls = [
@@ -176,6 +176,16 @@ def _arguments(call: dict) -> dict:
     except ValueError:
         return {"__unparsed__": raw}
     return args if isinstance(args, dict) else {"__unparsed__": raw}
+
+
+def _error_message(r: httpx.Response) -> str:
+    """The message of OpenAI's error body (`{"error": {"message": ...}}`, as
+    vLLM and `opencwm serve` send it), else the start of the body."""
+    try:
+        message = r.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return repr(r.text[:200])
+    return str(message).splitlines()[0][:300] if message else repr(r.text[:200])
 
 
 def _why(exc: Exception) -> str:

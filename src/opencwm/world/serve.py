@@ -21,6 +21,9 @@ Where this differs from vLLM, on purpose:
   `include_stop_str_in_output` is false; `usage.completion_tokens` counts
   the tokens generated, including any past such a stop;
 - `max_tokens` is cut to the room left in the context instead of refused;
+- of vLLM's `structured_outputs`, `choice` is applied (a walk down the
+  choices' token trie, as the local constraint walks the program's lines);
+  other kinds are a 400, not ignored;
 - one prompt string (or a list of them), one choice each; no streaming,
   no logprobs, no function calling (`tools`): the SWE agent's text tool
   calls are plain content.
