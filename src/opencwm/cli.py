@@ -193,6 +193,9 @@ def train(
             "pace, cosine to the floor at the planned end, saved by the deadline; --steps unused."
         ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Processes that tokenise and window traces for packing.")
+    ] = 1,
 ) -> None:
     """Train a CwmForCausalLM on traces (CPU; CUDA + bf16 when present; torchrun for DDP)."""
     from opencwm.model.budget import parse_duration
@@ -206,6 +209,8 @@ def train(
         raise fail(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
     if loss_on not in ("trace", "all"):
         raise fail(f"unknown --loss-on {loss_on!r}; known: trace, all")
+    if workers < 1:
+        raise fail(f"--workers must be at least 1, not {workers}")
     for d in data:
         if not (d / "manifest.json").exists():
             raise fail(f"{d} is not a built corpus (no manifest.json); see `opencwm data build`")
@@ -240,6 +245,7 @@ def train(
         precision=precision,
         compile=compile,
         time_budget=budget_s,
+        workers=workers,
     )
     columns = [
         TextColumn("[bold]training"),

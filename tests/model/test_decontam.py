@@ -114,6 +114,4 @@ def test_a_program_is_known_by_its_context_too():
     assert context_source(cwm) == program(1)
     row = {"program": "0" * 16, "code": "import os\n" + program(1), "cwm": cwm}
     keep = Decontam({program_key(Item("", "", program(1), "f"))})
-    assert not keep.keep(row, "x") and keep.report()["corpora"] == {
-        "x": {"read": 1, "dropped": 1}
-    }
+    assert not keep.keep(row, "x") and keep.report()["corpora"] == {"x": {"read": 1, "dropped": 1}}

@@ -188,6 +188,7 @@ def test_compiled_training_saves_a_loadable_model(tiny_corpus, tmp_path):
         (["--time-budget", "soon"], "--time-budget: cannot read the duration 'soon'"),
         (["--time-budget", "0s"], "--time-budget: a time budget must be more than zero"),
         (["--time-budget", "inf"], "--time-budget: a time budget must be more than zero"),
+        (["--workers", "0"], "--workers must be at least 1, not 0"),
     ],
 )
 def test_cli_refuses_bad_settings_in_one_line(tiny_corpus, tmp_path, extra, message):
@@ -310,3 +311,31 @@ def test_a_budgeted_run_resumes_into_a_new_budget(tiny_corpus, tmp_path):
     assert last["step"] < state["schedule"]["end"] and last["lr"] == pytest.approx(2e-4)
     done = train(config(tiny_corpus, out, steps=10_000))
     assert done["step"] == last["step"]
+
+
+@pytest.mark.parametrize("block, max_windows", [(256, None), (96, 2)])
+def test_packing_in_parallel_gives_the_serial_bytes(tiny_corpus, tmp_path, monkeypatch, block,
+                                                    max_windows):  # fmt: skip
+    """--workers 2 windows the traces in two processes, several tasks each:
+    the packed rows are byte for byte those of one process."""
+    import numpy as np
+
+    from opencwm.model.tokenizer import load_tokenizer
+    from opencwm.model.train import prepare
+
+    train(config(tiny_corpus, tmp_path / "tok", steps=0))
+    tok = load_tokenizer(tmp_path / "tok")
+    monkeypatch.setattr("opencwm.model.windows.ROWS_PER_TASK", 7)
+    packed = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        out.mkdir()
+        c = config(tiny_corpus, out, block=block, max_windows=max_windows, workers=workers)
+        prepare(c, tok)
+        packed[workers] = dict(np.load(out / "packed.npz"))
+    assert packed[1].keys() == packed[2].keys() == {"train_ids", "train_mask", "val_ids",
+                                                    "val_mask"}  # fmt: skip
+    for name, serial in packed[1].items():
+        assert serial.dtype == packed[2][name].dtype and serial.shape == packed[2][name].shape
+        assert serial.tobytes() == packed[2][name].tobytes()
+    assert packed[1]["train_mask"].sum() > 0

@@ -33,7 +33,7 @@ from opencwm.data.decontam import Decontam, describe, held_out_programs
 from opencwm.model.budget import REASONS, Budget, Plan, Schedule
 from opencwm.model.presets import cwm_config
 from opencwm.model.tokenizer import PAD, load_tokenizer, train_tokenizer
-from opencwm.model.windows import pack, row_windows
+from opencwm.model.windows import pack, windows_of
 
 
 @dataclass
@@ -67,6 +67,9 @@ class TrainConfig:
     """At most this many windows of each trace. Looping runs cut at 300
     frames are several windows of a repeating state each; a cap keeps them
     from crowding out the short runs that end."""
+    workers: int = 1
+    """Processes that window the traces (tokenisation) for packing; the
+    packed rows are the same for any number."""
     time_budget: float | None = None
     """Seconds the run may take, from the start of `train` to its last save:
     the steps are planned to fit (`budget.py`) and `steps` is not used. A
@@ -147,9 +150,10 @@ def prepare(
     pad = tokenizer.convert_tokens_to_ids(PAD)
     out = {}
     for split in ("train", "val"):
-        seqs = []
-        for row in corpus_rows(c, split, clean=clean if split == "train" else None):
-            seqs += row_windows(row, tokenizer, c.block + 1, c.loss_on_all, c.max_windows)
+        rows = corpus_rows(c, split, clean=clean if split == "train" else None)
+        seqs = windows_of(
+            rows, tokenizer, c.block + 1, c.loss_on_all, c.max_windows, workers=c.workers
+        )
         if not seqs:
             raise ValueError(f"{', '.join(map(str, corpora(c)))} has no {split} traces to train on")
         ids, mask = pack(seqs, c.block, pad)

@@ -8,11 +8,18 @@ window reads on its own. The rollout uses the same policy when an
 execution outgrows the window: keep the source and the most recent frames.
 Loss is on frame tokens only (or on everything, if asked): the source is
 given, not predicted.
+
+A row's windows depend on that row alone, so `windows_of` can make them in
+several processes and keep the row order: packing them afterwards gives
+the same rows, byte for byte, as one process would.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +30,8 @@ from opencwm.trace.frame import Frame
 
 ENCODE_CHUNK = 64
 """Frames encoded per batch call as windows fill."""
+ROWS_PER_TASK = 64
+"""Rows a worker process windows per task."""
 
 
 @dataclass
@@ -82,6 +91,60 @@ def row_windows(
             mask.append(1)
         out.append(Sequence(ids, mask))
     return out
+
+
+def windows_of(
+    rows: Seq[dict],
+    tokenizer,
+    block: int,
+    loss_on_all: bool = False,
+    max_windows: int | None = None,
+    workers: int = 1,
+) -> list[Sequence]:
+    """Every row's windows, in row order; made by `workers` processes when
+    more than one (each loads the tokenizer itself, not transformers)."""
+    if workers <= 1:
+        return [
+            w for row in rows for w in row_windows(row, tokenizer, block, loss_on_all, max_windows)
+        ]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    slim = [{"cwm": r["cwm"], "frames": r["frames"]} for r in rows]  # what row_windows reads
+    tasks = [slim[i : i + ROWS_PER_TASK] for i in range(0, len(slim), ROWS_PER_TASK)]
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(tokenizer.backend_tokenizer.to_str(),),
+    ) as pool:
+        parts = pool.map(_task, tasks, itertools.repeat((block, loss_on_all, max_windows)))
+        return [w for part in parts for w in part]
+
+
+class _Encoder:
+    """What `row_windows` uses of a tokenizer, from its `tokenizer.json` text."""
+
+    def __init__(self, text: str) -> None:
+        from tokenizers import Tokenizer
+
+        self.backend_tokenizer = Tokenizer.from_str(text)
+
+    def convert_tokens_to_ids(self, token: str) -> int:
+        return self.backend_tokenizer.token_to_id(token)
+
+
+_encoder: _Encoder | None = None
+
+
+def _start_worker(text: str) -> None:
+    global _encoder
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # the processes are the parallelism
+    _encoder = _Encoder(text)
+
+
+def _task(rows: list[dict], args: tuple) -> list[Sequence]:
+    return [w for row in rows for w in row_windows(row, _encoder, *args)]
 
 
 def pack(seqs: list[Sequence], block: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
