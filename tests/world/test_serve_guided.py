@@ -33,7 +33,7 @@ TEXT = to_cwm(REAL)
 
 
 class Fake(BaseHTTPRequestHandler):
-    mode = "apply"  # or "refuse" (HTTP 400), "ignore" (answer freely)
+    mode = "apply"  # or "apply+eos", "refuse" (HTTP 400), "ignore" (answer freely)
     bodies: ClassVar[list[dict]] = []
 
     def do_POST(self) -> None:
@@ -44,10 +44,13 @@ class Fake(BaseHTTPRequestHandler):
             return self.answer(400, {"error": {"message": "structured_outputs: no"}})
         assert TEXT.startswith(body["prompt"]), body["prompt"][-80:]
         rest = TEXT[len(body["prompt"]) :]
-        if asked and self.mode == "apply":
+        if asked and self.mode.startswith("apply"):
             (kind, value), = asked.items()  # fmt: skip
             text = rest[: rest.index("\n") + 1] if kind == "choice" else rest.split("<|")[0]
             assert text in value if kind == "choice" else re.fullmatch(value, text), (kind, text)
+            assert body["include_stop_str_in_output"] is False
+            if self.mode == "apply+eos":  # a server that writes the end-of-sequence token out
+                text += T.END_OF_TEXT
         elif body["max_tokens"] == 1:
             text = rest[: rest.index("|>") + 2]
         else:
@@ -86,7 +89,9 @@ def fake() -> Iterator[str]:
 CONFIG = RolloutConfig(max_frames=40, sampling=Sampling(max_tokens=96))
 
 
-def test_a_frame_is_asked_for_in_constrained_pieces(fake):
+@pytest.mark.parametrize("mode", ["apply", "apply+eos"])
+def test_a_frame_is_asked_for_in_constrained_pieces(fake, mode):
+    Fake.mode = mode
     trace, _ = rollout(SRC, ENTRY, MEMORISED, EndpointBackend(fake), CONFIG)
     assert trace.frames == REAL.frames and trace.status == "returned"
     lines = action_choices(REAL.source)

@@ -68,12 +68,15 @@ def guided_complete(
         nonlocal left
         if kind in endpoint.refused:
             return None
-        extra = {"structured_outputs": {kind: value}}
+        # the end of the constrained text is the model's end-of-sequence token: not text
+        extra = {"structured_outputs": {kind: value}, "include_stop_str_in_output": False}
         try:
             text, used = endpoint.request(prompt + reply, sampling, left, STOPS, extra)
         except ConstraintRefused as exc:
             return _refuse(endpoint, kind, f"it answered {exc}")
         left -= used
+        for stop in STOPS:
+            text = text.removesuffix(stop)
         if not fits(text):
             return _refuse(endpoint, kind, f"it ignored one (wrote {text[:60]!r})")
         return text
