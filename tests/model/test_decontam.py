@@ -115,3 +115,11 @@ def test_a_program_is_known_by_its_context_too():
     row = {"program": "0" * 16, "code": "import os\n" + program(1), "cwm": cwm}
     keep = Decontam({program_key(Item("", "", program(1), "f"))})
     assert not keep.keep(row, "x") and keep.report()["corpora"] == {"x": {"read": 1, "dropped": 1}}
+
+
+def test_a_slimmed_row_is_known_by_its_context():
+    """Corpora staged for a GPU slot keep only `id`, `cwm` and `frames`."""
+    cwm = f"<|begin_of_text|><|trace_context_start|>{program(2, 'slim')}<|frame_sep|>"
+    slim = {"id": "s", "cwm": cwm, "frames": "[]"}
+    assert Decontam(set()).keep(slim, "s")
+    assert not Decontam({program_key(Item("", "", program(2), "f"))}).keep(slim, "s")

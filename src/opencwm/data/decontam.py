@@ -48,11 +48,15 @@ def source_key(source: str) -> str:
 
 
 def row_programs(row: dict) -> set[str]:
-    """Keys of the programs a row holds: its `program`, and its context's
-    source where that is not the same text as its `code`."""
-    keys = {row["program"]}
+    """Keys of the programs a row holds: its `program` (its `code`'s), and
+    its context's source where that is not the same text. A slimmed row
+    (`model/stage.py`: no `program` or `code`) has its context's only."""
+    keys = set()
+    code = row.get("code")
+    if code is not None:
+        keys.add(row.get("program") or source_key(code))
     source = context_source(row["cwm"])
-    if source.strip() != row["code"].strip():
+    if code is None or source.strip() != code.strip():
         keys.add(source_key(source))
     return keys
 
@@ -63,7 +67,8 @@ def held_out_programs(corpora: Iterable[Path]) -> set[str]:
     for corpus in corpora:
         for path in sorted(Path(corpus).glob("test-*-of-*.parquet")):
             table = pq.ParquetFile(path)
-            for part in table.iter_batches(columns=["program", "code", "cwm"], batch_size=1024):
+            columns = [c for c in ("program", "code", "cwm") if c in table.schema_arrow.names]
+            for part in table.iter_batches(columns=columns, batch_size=1024):
                 for row in part.to_pylist():
                     keys |= row_programs(row)
     return keys
@@ -80,7 +85,7 @@ class Decontam:
 
     def keep(self, row: dict, corpus: str | Path) -> bool:
         self.read[str(corpus)] += 1
-        if row_programs(row) & self.test:
+        if self.test and row_programs(row) & self.test:
             self.dropped[str(corpus)] += 1
             return False
         return True

@@ -264,8 +264,11 @@ def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = Non
         if rank == 0:
             tokenizer.save_pretrained(out)
     data = prepare(c, tokenizer, test)
-    if log and rank == 0 and (out / "decontam.json").exists():
-        log(describe(json.loads((out / "decontam.json").read_text())))
+    if log and rank == 0:
+        if (out / "decontam.json").exists():
+            log(describe(json.loads((out / "decontam.json").read_text())))
+        else:  # packed by an older opencwm: kept, so a resumed run sees the same batches
+            log(f"{out / 'packed.npz'} predates decontamination; delete it to re-pack")
     frame_sep = tokenizer.convert_tokens_to_ids("<|frame_sep|>")
     if state_path.exists() or (out / "model.safetensors").exists():
         # resume a run, or keep training released weights (e.g. models/cwm-tiny
