@@ -249,10 +249,15 @@ def test_the_plan_fits_steps_evals_and_saves_in_the_time_left():
     total, reason = b.propose(0, 0.0)
     plan = b.apply(0, total, reason, 0.0)
     assert (plan.steps, plan.warmup, plan.reason) == (70, 7, "first")
-    b.costs.steps.extend([2.0] * 64)  # the pace halves: the steps left overrun
+    b.costs.steps.extend([2.0] * 64)  # the pace halves, seen at a re-plan
     total, reason = b.propose(40, 60.0)
-    assert reason == "overrun" and total < 70
+    assert reason == "settle" and total < 70
     assert b.costs.cost(40, total - 40, 10, 20) <= 100 - 60 - 2
+    assert b.apply(40, total, reason, 60.0).steps == total
+    b.costs.steps.extend([3.0] * 60)  # slower still, between re-plans
+    shrunk, reason = b.propose(41, 62.0)
+    assert reason == "overrun" and shrunk < total
+    assert b.costs.cost(41, shrunk - 41, 10, 20) <= 100 - 62 - 2
 
 
 def budget_config(data, out, seconds, **kw):
@@ -339,3 +344,27 @@ def test_packing_in_parallel_gives_the_serial_bytes(tiny_corpus, tmp_path, monke
         assert serial.dtype == packed[2][name].dtype and serial.shape == packed[2][name].shape
         assert serial.tobytes() == packed[2][name].tobytes()
     assert packed[1]["train_mask"].sum() > 0
+
+
+def test_a_first_cost_paying_for_compilation_is_not_planned_for():
+    from opencwm.model.budget import typical
+
+    assert typical([9.0]) == 9.0
+    assert typical([9.0, 1.0, 2.0]) == 1.5
+    assert typical([9.0, 1.0, 2.0, 3.0, 4.0]) == 3.0  # the last three
+
+
+def test_a_plain_run_resumed_with_a_budget_goes_on_from_its_curve(tiny_corpus, tmp_path):
+    out = tmp_path / "m"
+    plain = config(tiny_corpus, out, preset="micro", steps=200, save_every=10, eval_every=10)
+
+    def die_after_step_12(record):
+        if record["step"] == 12:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(plain, die_after_step_12)
+    last = train(budget_config(tiny_corpus, out, 4.0))
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert history[10]["lr"] == pytest.approx(lr_at(10, plain))  # step 11: the plain curve
+    assert last["lr"] == pytest.approx(2e-4) and last["step"] > 10

@@ -6,9 +6,10 @@ plans how many steps fit before the deadline, keeping back what the evals
 and saves those steps bring cost, the final eval and save, and a little
 slack. The first steps are not timed (compilation, allocator warm-up);
 the first plan comes after a few timed steps, with one eval and one save
-run then to measure them. The plan is remade as the pace settles (after
-twice as many timed steps each time, while less than half the run is
-done) and shrunk at any step where the steps left would overrun.
+run then to measure them (the first of each kind is not typical: it pays
+for compilation and imports, and is dropped once there is a second). The
+plan is remade as the pace settles (after twice as many timed steps each
+time) and shrunk at any step where the steps left would overrun.
 
 The learning rate follows warm-up then a cosine that reaches `min_lr` on
 the last planned step. A re-plan moves the end, not the past: the cosine
@@ -94,6 +95,13 @@ class Schedule:
         return Schedule(self.warmup, end, step, self.progress(step))
 
 
+def typical(seconds: list[float]) -> float:
+    """The recent cost of a repeated job; the first is left out once there
+    are others (it pays for compilation, imports, first allocations)."""
+    recent = (seconds[1:] if len(seconds) > 1 else seconds)[-3:]
+    return sum(recent) / len(recent)
+
+
 class Costs:
     """Measured seconds of a training step, an eval and a save."""
 
@@ -118,11 +126,11 @@ class Costs:
 
     @property
     def eval_s(self) -> float:
-        return sum(self.evals[-3:]) / len(self.evals[-3:])
+        return typical(self.evals)
 
     @property
     def save_s(self) -> float:
-        return sum(self.saves[-3:]) / len(self.saves[-3:])
+        return typical(self.saves)
 
     def cost(self, step: int, n: int, eval_every: int, save_every: int) -> float:
         """Seconds for steps `step + 1 .. step + n`, with their evals and saves
@@ -161,19 +169,22 @@ class Budget:
         eval_every: int,
         save_every: int,
         schedule: Schedule | None,
+        plans: list[dict] | None = None,
     ) -> None:
+        """`schedule` and `plans`: a resumed run's, from its saved state."""
         self.seconds, self.deadline = seconds, deadline
         self.c_warmup, self.eval_every, self.save_every = c_warmup, eval_every, save_every
         self.resumed = schedule is not None
         self.schedule = schedule or Schedule(c_warmup, 1 << 62)
         self.costs = Costs()
-        self.plans: list[Plan] = []
+        self.plans = [Plan(**p) for p in plans or []]
+        self.made = 0  # plans made by this process
         self.next_settle = 2 * PLAN_AFTER
 
     @property
     def total(self) -> int | None:
         """Steps in all, once planned (None before the first plan)."""
-        return self.schedule.end + 1 if self.plans or self.resumed else None
+        return self.schedule.end + 1 if self.made or self.resumed else None
 
     def needs_costs(self) -> bool:
         """Whether an eval and a save should run now to be timed: once, at
@@ -201,9 +212,9 @@ class Budget:
                 return step, "overrun"
             return None, ""
         total = self.total
-        if total is None or (self.resumed and not self.plans):
+        if total is None or (self.resumed and not self.made):
             return step + self.fit(step, now), "resume" if self.resumed else "first"
-        if timed >= self.next_settle and step < total / 2:
+        if timed >= self.next_settle:
             return step + self.fit(step, now), "settle"
         left = self.deadline - now - max(MIN_SLACK_S, SLACK * self.seconds)
         if self.costs.cost(step, total - step, self.eval_every, self.save_every) > left:
@@ -214,7 +225,7 @@ class Budget:
         """Adopt `total` steps in all (None: no change); the new plan, if any."""
         if reason in ("first", "resume", "settle"):
             self.next_settle = 2 * len(self.costs.steps)
-        if total is None or (total == self.total and self.plans):
+        if total is None or (total == self.total and self.made):
             return None
         if self.total is None and not self.resumed:
             # the first plan sets the warm-up: at most a tenth of the run
@@ -233,6 +244,7 @@ class Budget:
             reason=reason,
         )
         self.plans.append(plan)
+        self.made += 1
         return plan
 
     def record(self) -> dict:

@@ -296,7 +296,7 @@ def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = Non
     )
     history: list[dict] = []
     step, tokens, stage = 0, 0, 0
-    planned = None  # a budgeted run's schedule, kept in its state
+    planned, plans = None, []  # a budgeted run's schedule and plans, kept in its state
     if state_path.exists():
         st = torch.load(state_path, weights_only=False)
         opt.load_state_dict(st["optimizer"])
@@ -304,6 +304,9 @@ def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = Non
         torch.set_rng_state(st["rng"])
         stage = history[-1].get("stage", 0) if history else 0
         planned = Schedule(**st["schedule"]) if st.get("schedule") else None
+        plans = st.get("plans") or []
+        if c.time_budget and not planned:  # a plain run goes on from its own curve
+            planned = Schedule(st["config"]["warmup"], st["config"]["steps"])
     elif (out / "model.safetensors").exists() and (out / "history.jsonl").exists():
         # warm start: the weights' own history goes on, so the curves and the
         # token count cover all the training these weights have had; `stage`
@@ -314,7 +317,13 @@ def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = Non
     budget = None
     if c.time_budget:
         budget = Budget(
-            c.time_budget, started + c.time_budget, c.warmup, c.eval_every, c.save_every, planned
+            c.time_budget,
+            started + c.time_budget,
+            c.warmup,
+            c.eval_every,
+            c.save_every,
+            planned,
+            plans,
         )
         schedule, total = budget.schedule, budget.total
     elif planned:  # resumed without a budget: the rest of its last plan
@@ -338,7 +347,7 @@ def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = Non
                 if budget and budget.total is None:
                     kept.pop("schedule")  # not planned yet: nothing to resume along
                 elif planned and not budget:
-                    kept = {"schedule": asdict(schedule)}
+                    kept = {"schedule": asdict(schedule), "plans": plans}
                 save(raw, tokenizer, opt, c, step, tokens, history, out, kept)
             saved_at = step
             if budget:
@@ -398,7 +407,7 @@ def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = Non
     if budget and saved_at != step:
         # the plan shrank to the step just done: close with its eval and save
         checkpoint(history[-1], "val_loss" not in history[-1], True)
-    elif budget and rank == 0 and history:
+    elif budget and rank == 0 and budget.made:
         write_config(c, out, budget.record())  # the last plan, made after the last save
     if budget and not (out / "model.safetensors").exists():
         raise ValueError(
@@ -441,6 +450,7 @@ def save(
             "rng": torch.get_rng_state(),
             "config": asdict(c),
             "schedule": plan.get("schedule"),
+            "plans": plan.get("plans"),
         },
         tmp,
     )
