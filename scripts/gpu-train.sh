@@ -12,11 +12,12 @@
 #           gpu-stage/corpora/ (git-ignored; name gpu-stage in `carry`) and
 #           checks that what travels stays under 64 MiB
 #   slot:   scripts/gpu-train.sh train [--preset small] [--limit 590] [--warm DIR]
-#                                      [--steps N] [-- MORE `opencwm train` FLAGS]
+#                                      [-- MORE `opencwm train` FLAGS]
 #           checks python3's packages (the device's own torch and
 #           transformers: no .venv, no pip) and that the preset's weights can
-#           come back, trains on every staged corpus in bf16 until the limit
-#           minus what packing the model takes, and leaves in $OUT the bf16
+#           come back, trains on every staged corpus in bf16 with
+#           `opencwm train --time-budget` (the limit less --reserve), and
+#           leaves in $OUT the bf16
 #           weights in parts of <= 15 MiB plus model-meta.tar.gz (config
 #           loading as fp32, tokenizer, history, curves, train.log)
 #   here:   scripts/gpu-train.sh assemble FILES_AT runs/NAME
@@ -30,13 +31,17 @@
 #   --preset P     small (default; 50 MiB in bf16), tiny or micro; base (201 MiB)
 #                  cannot come back from one slot and is refused before training
 #   --limit S      seconds the whole command may run (default 590, for timeout_s 600)
-#   --reserve S    seconds kept after training for packing the model (default 60)
+#   --reserve S    seconds of the limit not given to --time-budget: python's start
+#                  and exit around training, and packing the model (default 60); if
+#                  training overruns, it is stopped PACK_S (20) s before the limit
+#                  and its last checkpoint packed
 #   --warm DIR     keep training DIR's weights (same preset); default: from scratch
 #   --tokenizer D  the tokenizer of a new model (default models/cwm-tiny: the
 #                  staged `cwm` column is cut and cannot train one)
 #   --stage DIR    staged corpora (default gpu-stage), --run DIR the run (default
 #                  runs/gpu-PRESET; a run already there is resumed)
-#   --steps N      optimizer steps (default 100000: the limit ends the run)
+#   after --, flags for `opencwm train` that override the recipe's (batch 32
+#   x 1024 tokens, lr 1e-3, 100 warm-up steps, eval and save every 250 steps)
 # Environment: PYTHON (train: python3; stage, assemble: .venv/bin/python where
 # it exists), OUT (set by the device tool), GPU_TRAIN_CPU=1 (train on the CPU:
 # the end-to-end test), GPU_TRAIN_PART_BYTES (weights per part).
@@ -45,6 +50,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 MIB=$((1024 * 1024))
+PACK_S=20
 TRAVEL_LIMIT=$((64 * MIB))
 
 die() {
@@ -84,7 +90,7 @@ cmd_stage() {
 }
 
 cmd_train() {
-    local start=$SECONDS preset=small limit=590 reserve=60 warm="" steps=100000
+    local start=$SECONDS preset=small limit=590 reserve=60 warm=""
     local tokenizer="$ROOT/models/cwm-tiny" stage="$ROOT/gpu-stage" run="" extra=()
     while (($#)); do
         case $1 in
@@ -95,9 +101,8 @@ cmd_train() {
             --tokenizer) tokenizer=$2; shift 2 ;;
             --stage) stage=$2; shift 2 ;;
             --run) run=$2; shift 2 ;;
-            --steps) steps=$2; shift 2 ;;
             --) shift; extra=("$@"); break ;;
-            *) die "unknown train option $1; known: --preset --limit --reserve --warm --tokenizer --stage --run --steps --" ;;
+            *) die "unknown train option $1; known: --preset --limit --reserve --warm --tokenizer --stage --run --" ;;
         esac
     done
     [[ -n ${OUT:-} ]] || die "OUT is not set: it names the folder whose files come back"
@@ -161,11 +166,11 @@ EOF
     local budget=$((limit - reserve - (SECONDS - start)))
     ((budget > 10)) || die "only ${budget}s left to train within --limit $limit; raise it or lower --reserve"
     printf '%s\ntraining %s for at most %ss on %s staged corpora into %s\n' \
-        "$found" "$preset" "$budget" "${#data[@]}" "$run" | tee -a "$run/train.log"
+        "$found" "$preset" "$budget" $((${#data[@]} / 2)) "$run" | tee -a "$run/train.log"
     set +e
-    timeout --signal=INT --kill-after=15 "$budget" \
+    timeout --signal=INT --kill-after=5 $((limit - PACK_S - (SECONDS - start))) \
         "$py" -m opencwm train "${data[@]}" --out "$run" --preset "$preset" \
-        --precision "$precision" --steps "$steps" --batch-size 32 --block 1024 --lr 1e-3 \
+        --precision "$precision" --time-budget "${budget}s" --batch-size 32 --block 1024 --lr 1e-3 \
         --warmup 100 --eval-every 250 --save-every 250 "${extra[@]}" 2>&1 | tee -a "$run/train.log"
     local rc=${PIPESTATUS[0]}
     set -e

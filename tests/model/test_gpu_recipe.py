@@ -3,6 +3,7 @@ a slot returns, assemble here, load in fp32 with the trained model's logits."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,25 +31,48 @@ def script(*args, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
-def test_staged_rows_give_the_same_training_windows(tiny_corpus, tmp_path):
+def test_staged_rows_train_as_the_full_ones(tiny_corpus, tmp_path):
+    """Same windows, same decontamination, for a fraction of the bytes."""
+    from opencwm.data.decontam import held_out_programs, row_programs
     from opencwm.data.pipeline import iter_rows
     from opencwm.model.tokenizer import load_tokenizer
     from opencwm.model.windows import row_windows
 
-    manifest = stage(tiny_corpus, tmp_path / "s")
+    test = tmp_path / "with-test"  # the fixture keeps every program in train
+    shutil.copytree(tiny_corpus, test)
+    for shard in test.glob("val-*.parquet"):
+        shutil.copy(shard, test / shard.name.replace("val", "test"))
+    manifest = stage(test, tmp_path / "s")
     tok = load_tokenizer(TOKENIZER)
     for split in ("train", "val"):
-        full, slim = list(iter_rows(tiny_corpus, split)), list(iter_rows(tmp_path / "s", split))
+        full, slim = list(iter_rows(test, split)), list(iter_rows(tmp_path / "s", split))
         assert [r["id"] for r in slim] == [r["id"] for r in full] and full
         assert manifest["staged"]["rows"][split] == len(full)
         for f, s in zip(full, slim, strict=True):
             assert len(s["cwm"]) < len(f["cwm"]) / 2
             for block in (257, 65):  # whole traces, and traces cut into windows
                 assert row_windows(s, tok, block) == row_windows(f, tok, block)
-    shard = pq.ParquetFile(tmp_path / "s/train-00000-of-00001.parquet")
+            if split == "train":
+                assert row_programs(s) == row_programs(f)
+    assert held_out_programs([tmp_path / "s"]) == held_out_programs([test]) != set()
+    shard = pq.ParquetFile(tmp_path / "s/val-00000-of-00001.parquet")
     assert shard.schema_arrow.names == ["id", "cwm", "frames"]
     assert shard.metadata.row_group(0).column(0).compression == "ZSTD"
-    assert not list((tmp_path / "s").glob("test-*"))
+
+
+def test_a_program_shown_unlike_its_code_keeps_its_code():
+    """Where the context's source is not the row's code, decontamination
+    knows the row by both, so staging keeps the code; elsewhere it is null."""
+    from opencwm.data.decontam import row_programs, source_key
+    from opencwm.model.stage import slim_code, slim_cwm
+
+    code = "def f(x):\n    return x + 1\n"
+    cwm = f"<|begin_of_text|><|trace_context_start|>{code}<|frame_sep|>frames<|end_of_text|>"
+    for full_code in (code, "import os\n" + code):
+        full = {"program": source_key(full_code), "code": full_code, "cwm": cwm}
+        slim = {"code": slim_code(full_code, cwm), "cwm": slim_cwm(cwm)}
+        assert row_programs(slim) == row_programs(full)
+        assert (slim["code"] is None) == (full_code == code)
 
 
 def test_staging_takes_the_first_rows_of_each_split(tiny_corpus, tmp_path):
@@ -117,8 +141,6 @@ def check_same_model(assembled: Path, trained: Path) -> None:
 def test_a_packed_model_comes_back_whole(tiny_corpus, tmp_path):
     """The fast equivalent of the end-to-end test: train micro in-process,
     pack into parts, unpack, compare; a damaged part is refused."""
-    import shutil
-
     from opencwm.model.export import pack
     from opencwm.model.train import TrainConfig, train
 
@@ -157,8 +179,8 @@ def test_the_recipe_end_to_end_on_the_cpu(tiny_corpus, tmp_path):
     assert staged.returncode == 0, staged.stderr
     assert "a run call sends" in staged.stdout
     args = ["train", "--preset", "micro", "--stage", tmp_path / "stage", "--run", run,
-            "--steps", "6", "--", "--batch-size", "4", "--block", "256", "--warmup", "2",
-            "--eval-every", "3", "--save-every", "3"]  # fmt: skip
+            "--limit", "80", "--reserve", "40", "--", "--batch-size", "4", "--block", "256",
+            "--warmup", "2", "--eval-every", "3", "--save-every", "3"]  # fmt: skip
     if not torch.cuda.is_available():
         refused = script(*args, env={"OUT": str(out)})
         assert refused.returncode == 2 and refused.stderr.splitlines() == [
@@ -171,8 +193,10 @@ def test_the_recipe_end_to_end_on_the_cpu(tiny_corpus, tmp_path):
 
     assembled = script("assemble", out, tmp_path / "final")
     assert assembled.returncode == 0, assembled.stderr
-    history = (tmp_path / "final/history.jsonl").read_text().splitlines()
-    assert json.loads(history[-1])["step"] == 6
+    last = json.loads((tmp_path / "final/history.jsonl").read_text().splitlines()[-1])
+    assert last["step"] > 3 and "val_loss" in last  # trained to its planned end
+    made = json.loads((tmp_path / "final/train_config.json").read_text())
+    assert made["preset"] == "micro" and 0 < made["time_budget"] <= 60
     log = (tmp_path / "final/train.log").read_text()
-    assert "on CPU" in log and "training micro" in log and "6/6" in log
+    assert "on CPU" in log and "training micro" in log and "planned to fit" in log
     check_same_model(tmp_path / "final", run)

@@ -1,21 +1,34 @@
 """Corpora slimmed to what training reads, small enough to send to a GPU slot.
 
-A slot takes at most 64 MiB of files, the code included. Training reads two
-columns of a row (`windows.py`): `frames`, the trace as JSON, from which
-every frame's text is rewritten; and `cwm`, of which only the source before
-the first `<|frame_sep|>` and whether the text ends with `<|end_of_text|>`
-matter. So a staged row keeps `id`, `frames` and `cwm` cut to
-`<|begin_of_text|><|trace_context_start|>SOURCE<|frame_sep|>` (plus
-`<|end_of_text|>` if the run ended), written at zstd level 19: the same
-training windows for about a third of the bytes.
+A slot takes at most 64 MiB of files, the code included. `opencwm train`
+reads, per split:
+
+| split | columns | read by |
+|---|---|---|
+| train | `id`, `cwm`, `frames`, `code` | windows (`windows.py`), decontamination |
+| val | `id`, `cwm`, `frames` | windows |
+| test | `cwm`, `code` | decontamination (`data/decontam.py`) |
+
+Windows rewrite every frame's text from `frames`; of `cwm` they read only
+the source before the first `<|frame_sep|>` and whether the text ends with
+`<|end_of_text|>`. Decontamination knows a program by that source, and by
+`code` where the two differ. So a staged corpus keeps those columns, with
+`cwm` cut to `<|begin_of_text|><|trace_context_start|>SOURCE<|frame_sep|>`
+(plus `<|end_of_text|>` if the run ended) and `code` null wherever it is
+the context's source again (nearly always: a third of the bytes saved);
+all at zstd level 19. The same training windows, and the same rows
+dropped, for a small part of the bytes.
 
 What a staged corpus cannot do: train a tokenizer (the cut `cwm` holds no
 frame text, so the GPU recipe brings the bundled model's tokenizer), or be
-evaluated on (the `test` split and the other columns stay behind; evaluate
-on the corpus it was staged from).
+evaluated on (its test rows hold no trace; evaluate on the corpus it was
+staged from). A cap (`--max-rows`) takes the first rows of train and val,
+as `opencwm train --max-rows` does, but counts rows before decontamination
+drops any, so a capped mixture can train on a few rows fewer; the test
+split is never capped.
 
     python -m opencwm.model.stage data/synth40k data/halting40k --out gpu-stage/corpora \
-        --max-rows 20000 --max-rows 8000
+        --max-rows 0 --max-rows 20000
 """
 
 from __future__ import annotations
@@ -28,15 +41,18 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from opencwm.data.decontam import context_source
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import split_context
 
-SPLITS = ("train", "val")
-"""The splits `opencwm train` reads."""
-
-COLUMNS = ("id", "cwm", "frames")
+COLUMNS = {
+    "train": ("id", "cwm", "frames", "code"),
+    "val": ("id", "cwm", "frames"),
+    "test": ("cwm", "code"),
+}
+"""What `opencwm train` reads of each split."""
+CAPPED = ("train", "val")
 ZSTD_LEVEL = 19
-SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 
 
 def slim_cwm(text: str) -> str:
@@ -45,6 +61,12 @@ def slim_cwm(text: str) -> str:
     context, _ = split_context(text)
     head = T.BEGIN_OF_TEXT + T.TRACE_CONTEXT_START + context + T.FRAME_SEP
     return head + (T.END_OF_TEXT if text.endswith(T.END_OF_TEXT) else "")
+
+
+def slim_code(code: str, cwm: str) -> str | None:
+    """A row's `code`, or None where decontamination would learn nothing
+    from it: the context's source is the same text."""
+    return None if code.strip() == context_source(cwm).strip() else code
 
 
 def shards(corpus: Path, split: str) -> list[Path]:
@@ -58,32 +80,35 @@ def stage(
     max_rows: int | None = None,
     advance: Callable[[int], None] | None = None,
 ) -> dict:
-    """Write `corpus`'s train and val rows, slimmed, to `out` (the first
-    `max_rows` of each split, as `opencwm train --max-rows` would take them);
-    returns the staged manifest. `advance(n)` is told of every n rows done."""
+    """Write `corpus`'s rows, slimmed, to `out` (train and val cut at
+    `max_rows`); returns the staged manifest. `advance(n)` is told of every
+    n rows done."""
     out.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for split in SPLITS:
+    for split, columns in COLUMNS.items():
+        cap = max_rows if split in CAPPED else None
+        schema = pa.schema([(name, pa.string()) for name in columns])
         path = out / f"{split}-00000-of-00001.parquet"
         tmp = path.with_name(f".{path.name}.tmp")
         taken = 0
-        with pq.ParquetWriter(
-            tmp, SCHEMA, compression="zstd", compression_level=ZSTD_LEVEL
-        ) as writer:
+        with pq.ParquetWriter(tmp, schema, compression="zstd", compression_level=ZSTD_LEVEL) as w:
             for shard in shards(corpus, split):
-                for b in pq.ParquetFile(shard).iter_batches(batch_size=512, columns=list(COLUMNS)):
-                    if max_rows:
-                        b = b.slice(0, max_rows - taken)
-                    cwm = [slim_cwm(t) for t in b.column("cwm").to_pylist()]
-                    writer.write_table(
-                        pa.table([b.column("id"), pa.array(cwm), b.column("frames")], SCHEMA)
-                    )
+                for b in pq.ParquetFile(shard).iter_batches(2048, columns=list(columns)):
+                    if cap:
+                        b = b.slice(0, cap - taken)
+                    rows = {name: b.column(name) for name in columns}
+                    full = b.column("cwm").to_pylist()
+                    rows["cwm"] = pa.array([slim_cwm(t) for t in full])
+                    if "code" in rows:
+                        code = rows["code"].to_pylist()
+                        rows["code"] = pa.array(list(map(slim_code, code, full)), pa.string())
+                    w.write_table(pa.table(rows, schema=schema))
                     taken += b.num_rows
                     if advance:
                         advance(b.num_rows)
-                    if max_rows and taken >= max_rows:
+                    if cap and taken >= cap:
                         break
-                if max_rows and taken >= max_rows:
+                if cap and taken >= cap:
                     break
         if taken:
             tmp.replace(path)
@@ -94,7 +119,7 @@ def stage(
     manifest = json.loads((corpus / "manifest.json").read_text())
     manifest["staged"] = {
         "from": str(corpus),
-        "columns": list(COLUMNS),
+        "columns": {split: list(columns) for split, columns in COLUMNS.items()},
         "cwm": "cut to the source (and <|end_of_text|> if the run ended)",
         "rows": counts,
         "max_rows": max_rows,
@@ -106,9 +131,9 @@ def stage(
 def rows_to_stage(corpus: Path, max_rows: int | None) -> int:
     """Rows `stage` will write, read off the shards' metadata (for progress)."""
     total = 0
-    for split in SPLITS:
+    for split in COLUMNS:
         n = sum(pq.ParquetFile(p).metadata.num_rows for p in shards(corpus, split))
-        total += min(n, max_rows) if max_rows else n
+        total += min(n, max_rows) if max_rows and split in CAPPED else n
     return total
 
 
