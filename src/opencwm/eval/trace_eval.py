@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from opencwm.eval import EvalError
@@ -40,9 +41,18 @@ from opencwm.eval.metrics import (
 from opencwm.trace.cwm import split_context
 from opencwm.trace.frame import Frame, Trace
 from opencwm.world.backends import Backend, Sampling
-from opencwm.world.rollout import Imagined, RolloutConfig, run_on
+from opencwm.world.rollout import (
+    Imagined,
+    RolloutConfig,
+    Step,
+    complete_batch,
+    run_batch,
+    run_on,
+)
 
 FORMAT_VERSION = 1
+BATCH_SIZE = 16
+"""Measured with `benchmarks/eval_speed.py` (docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,9 @@ class TraceEvalConfig:
     free_running: bool = True
     model: str = ""
     """What was evaluated, for the report."""
+    batch_size: int = BATCH_SIZE
+    """Frames asked of the backend at once (teacher-forced steps; rollouts
+    in lockstep). 1: one at a time, the sequential path."""
 
 
 def load_cases(data: Path, split: str, limit: int | None = None) -> list[Case]:
@@ -94,16 +107,26 @@ def load_cases(data: Path, split: str, limit: int | None = None) -> list[Case]:
     return cases
 
 
-def teacher_forced(case: Case, backend: Backend, sampling: Sampling, scores: Scores) -> dict:
-    """Predict every frame after the call frame from the true prefix."""
+def _tf_prompts(case: Case, backend: Backend, sampling: Sampling) -> Iterator[str]:
+    """Each teacher-forced step's prompt: the true prefix, windowed as a
+    rollout would window it (the window only depends on the frames)."""
     frames = case.trace.frames
     world = Imagined(case.trace.source, backend, RolloutConfig(sampling=sampling))
+    for i in range(1, len(frames)):
+        world.frames, world.ended = frames[:i], False
+        yield world.next_prompt()
+
+
+def _score_tf(case: Case, replies: list[str], backend: Backend, scores: Scores) -> dict:
+    """Score the model's reply to every teacher-forced step of a trace."""
+    frames = case.trace.frames
+    world = Imagined(case.trace.source, backend)
     activations = Activations(frames[:1])
     groups = {"source": case.source, "length": length_bucket(len(frames))}
     right, valid, first_wrong = 0, 0, None
-    for i in range(1, len(frames)):
+    for i, reply in enumerate(replies, start=1):
         world.frames, world.ended = frames[:i], False
-        step = world.step()
+        step = world.accept(reply)
         ok = score_step(scores, frames[i], step.frame, activations, valid=not step.error, **groups)
         activations.add(frames[i])
         right += ok
@@ -113,30 +136,100 @@ def teacher_forced(case: Case, backend: Backend, sampling: Sampling, scores: Sco
     return {"steps": len(frames) - 1, "right": right, "valid": valid, "first_wrong": first_wrong}
 
 
-def free_running(case: Case, backend: Backend, config: TraceEvalConfig, scores: Scores) -> dict:
-    """Roll out from the recorded call frame and compare whole traces."""
-    real = case.trace
-    cap = 2 * len(real.frames) + 16
-    if config.max_frames:
-        cap = min(cap, config.max_frames)
-    world = Imagined(real.source, backend, RolloutConfig(max_frames=cap, sampling=config.sampling))
-    world.frames.append(real.frames[0])
-    imagined, steps = run_on(world)
-    figures = score_rollout(
-        scores,
-        real,
-        imagined,
-        [not s.error for s in steps],
-        source=case.source,
-        length=length_bucket(len(real.frames)),
-    )
-    return {
-        "status": imagined.status,
-        "reason": imagined.reason,
-        "frames": len(imagined.frames),
-        "result": imagined.result,
-        **figures,
-    }
+def teacher_forced(
+    cases: list[Case],
+    backend: Backend,
+    sampling: Sampling,
+    scores: Scores,
+    batch_size: int = 1,
+    on_case: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """Predict every frame after the call frame from the true prefix. The
+    steps of consecutive traces go to the backend `batch_size` at a time
+    (each prompt is complete: the batch changes the speed, not the answer);
+    each trace is scored, in order, as soon as all its replies are in."""
+    work = ((k, p) for k, case in enumerate(cases) for p in _tf_prompts(case, backend, sampling))
+    replies: list[list[str]] = [[] for _ in cases]
+    results: list[dict] = []
+
+    def score_ready() -> None:
+        while len(results) < len(cases):
+            case = cases[len(results)]
+            if len(replies[len(results)]) < len(case.trace.frames) - 1:
+                return
+            results.append(_score_tf(case, replies[len(results)], backend, scores))
+            replies[len(results) - 1] = []
+            if on_case:
+                on_case(len(results) - 1, results[-1])
+
+    while chunk := list(islice(work, batch_size)):
+        prompts = [p for _, p in chunk]
+        if batch_size > 1:
+            answers = complete_batch(backend, prompts, sampling)
+        else:
+            answers = [backend.complete(p, sampling) for p in prompts]
+        for (k, _), answer in zip(chunk, answers, strict=True):
+            replies[k].append(answer)
+        score_ready()
+    score_ready()
+    return results
+
+
+def free_running(
+    cases: list[Case],
+    backend: Backend,
+    config: TraceEvalConfig,
+    scores: Scores,
+    on_case: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """Roll out from each recorded call frame and compare whole traces;
+    `config.batch_size` rollouts at a time in lockstep (`run_batch`), each
+    scored, in corpus order, as soon as it and those before it have ended."""
+    worlds = []
+    for case in cases:
+        real = case.trace
+        cap = 2 * len(real.frames) + 16
+        if config.max_frames:
+            cap = min(cap, config.max_frames)
+        world = Imagined(
+            real.source, backend, RolloutConfig(max_frames=cap, sampling=config.sampling)
+        )
+        world.frames.append(real.frames[0])
+        worlds.append(world)
+    runs: dict[int, tuple[Trace, list[Step]]] = {}
+    results: list[dict] = []
+
+    def score_ready(i: int, run: tuple[Trace, list[Step]]) -> None:
+        runs[i] = run
+        while len(results) in runs:
+            case = cases[len(results)]
+            imagined, steps = runs.pop(len(results))
+            figures = score_rollout(
+                scores,
+                case.trace,
+                imagined,
+                [not s.error for s in steps],
+                source=case.source,
+                length=length_bucket(len(case.trace.frames)),
+            )
+            results.append(
+                {
+                    "status": imagined.status,
+                    "reason": imagined.reason,
+                    "frames": len(imagined.frames),
+                    "result": imagined.result,
+                    **figures,
+                }
+            )
+            if on_case:
+                on_case(len(results) - 1, results[-1])
+
+    if config.batch_size > 1:
+        run_batch(worlds, config.batch_size, score_ready)
+    else:
+        for i, world in enumerate(worlds):
+            score_ready(i, run_on(world))
+    return results
 
 
 def evaluate(
@@ -146,23 +239,33 @@ def evaluate(
     on_start: Callable[[int], None] | None = None,
     on_case: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Run both modes over the split; returns the report (JSON-ready)."""
+    """Run both modes over the split; returns the report (JSON-ready).
+    `on_case` hears of each trace once per mode, as it is scored."""
     cases = load_cases(config.data, config.split, config.limit)
     if on_start:
-        on_start(len(cases))
+        on_start(len(cases) * (config.teacher_forced + config.free_running))
     tf, fr = Scores(), Scores()
     per_trace = []
-    start = time.monotonic()
     for case in cases:
         row: dict = {"id": case.id, "source": case.source, "frames": len(case.trace.frames)}
         row["expected"] = case.trace.result
-        if config.teacher_forced:
-            row["teacher_forced"] = teacher_forced(case, backend, config.sampling, tf)
-        if config.free_running:
-            row["free_running"] = free_running(case, backend, config, fr)
         per_trace.append(row)
-        if on_case:
-            on_case(row)
+    start = time.monotonic()
+
+    def done(mode: str):
+        def record(k: int, result: dict) -> None:
+            per_trace[k][mode] = result
+            if on_case:
+                on_case(per_trace[k])
+
+        return record
+
+    if config.teacher_forced:
+        teacher_forced(
+            cases, backend, config.sampling, tf, config.batch_size, done("teacher_forced")
+        )
+    if config.free_running:
+        free_running(cases, backend, config, fr, done("free_running"))
     return {
         "format": "opencwm.eval.trace",
         "version": FORMAT_VERSION,

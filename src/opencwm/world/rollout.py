@@ -12,7 +12,9 @@ recent frames are kept (the training windows' policy, `model/windows.py`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import TraceFormatError, frame_text, parse_frame, prompt_text, resolve_locals
@@ -120,11 +122,21 @@ class Imagined:
         whose token is put in the model's mouth (step into / over);
         `sampling` overrides the config's for this step (the debugger
         resamples a frame the model got wrong)."""
+        prompt = self.next_prompt(force)
+        head = T.EVENT_TOKENS[force] if force else ""
+        return self.accept(head + self.backend.complete(prompt, sampling or self.config.sampling))
+
+    def next_prompt(self, force: str | None = None) -> str:
+        """What `step` asks the backend: the window over the frames so far,
+        then `force`'s event token. Apart from `accept`, so that a batch
+        (`run_batch`, `eval trace`) can ask for many worlds' frames at once."""
         if self.ended:
             raise RuntimeError("the imagined execution has ended")
-        head = T.EVENT_TOKENS[force] if force else ""
-        prompt = self._fit_window() + head
-        reply = head + self.backend.complete(prompt, sampling or self.config.sampling)
+        return self._fit_window() + (T.EVENT_TOKENS[force] if force else "")
+
+    def accept(self, reply: str) -> Step:
+        """Take the backend's `reply` to `next_prompt()` (with a forced
+        event's token put back in front) as the next step."""
         if reply == T.END_OF_TEXT or (not self.frames and reply.endswith(T.END_OF_TEXT)):
             self.ended = True
             step = Step(None, reply)
@@ -222,6 +234,73 @@ def rollout(
         if first.frame is None:
             return world.trace(f"invalid call frame: {first.error}"), world.steps
     return run_on(world)
+
+
+def complete_batch(backend: Backend, prompts: list[str], sampling: Sampling) -> list[str]:
+    """Every prompt's reply, as `backend.complete` gives it: decoded side by
+    side where the backend can (`LocalBackend.complete_batch`), as
+    concurrent requests to an endpoint, else one after the other (scripted
+    fakes answer in the order they are asked)."""
+    from opencwm.world.backends import EndpointBackend
+
+    batched = getattr(backend, "complete_batch", None)
+    if batched is not None:
+        return batched(prompts, sampling)
+    if isinstance(backend, EndpointBackend) and len(prompts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(prompts), 16)) as pool:
+            return list(pool.map(lambda p: backend.complete(p, sampling), prompts))
+    return [backend.complete(p, sampling) for p in prompts]
+
+
+def run_batch(
+    worlds: list[Imagined],
+    width: int | None = None,
+    on_done: Callable[[int, tuple[Trace, list[Step]]], None] | None = None,
+) -> list[tuple[Trace, list[Step]]]:
+    """`run_on` for many worlds, `width` of them (default all) in lockstep:
+    each round asks one batch for the next frame of every world going; each
+    stops on its own terms, exactly as `run_on` stops it, and the next world
+    waiting takes its place. The worlds share one backend and sampling.
+    `on_done(i, result)` hears of each as it ends."""
+    if not worlds:
+        return []
+    backend, sampling = worlds[0].backend, worlds[0].config.sampling
+    assert all(w.backend is backend and w.config.sampling == sampling for w in worlds)
+    done: dict[int, tuple[Trace, list[Step]]] = {}
+    waiting = iter(range(len(worlds)))
+    going: list[int] = []
+
+    def finish(i: int, result: tuple[Trace, list[Step]]) -> None:
+        done[i] = result
+        going.remove(i)
+        if on_done:
+            on_done(i, result)
+
+    while True:
+        going += islice(waiting, (width or len(worlds)) - len(going))
+        for i in list(going):
+            w = worlds[i]
+            if w.ended or len(w.frames) >= w.config.max_frames:
+                reason = "" if w.ended else f"frame limit reached ({w.config.max_frames} frames)"
+                finish(i, (w.trace(reason), w.steps))
+        if not going:
+            if len(done) == len(worlds):
+                break
+            continue
+        replies = complete_batch(backend, [worlds[i].next_prompt() for i in going], sampling)
+        for i, reply in zip(list(going), replies, strict=True):
+            step = worlds[i].accept(reply)
+            if step.frame is None and not worlds[i].ended:
+                finish(
+                    i,
+                    (
+                        worlds[i].trace(f"invalid frame from the model: {step.error}"),
+                        worlds[i].steps,
+                    ),
+                )
+    return [done[i] for i in range(len(worlds))]
 
 
 def run_on(world: Imagined) -> tuple[Trace, list[Step]]:
