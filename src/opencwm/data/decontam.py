@@ -94,7 +94,7 @@ class Decontam:
         """What was dropped: test programs known, and per corpus the training
         rows read and dropped."""
         return {
-            "held_out_programs": len(self.test),
+            "test_programs": len(self.test),
             "corpora": {
                 c: {"read": n, "dropped": self.dropped[c]} for c, n in sorted(self.read.items())
             },
@@ -106,5 +106,5 @@ def describe(report: dict) -> str:
     parts = [f"{r['dropped']:,} of {r['read']:,} from {c}" for c, r in report["corpora"].items()]
     return (
         f"decontamination: dropped training rows whose program is in a test split "
-        f"({report['held_out_programs']:,} test programs): {'; '.join(parts) or 'none read'}"
+        f"({report['test_programs']:,} test programs): {'; '.join(parts) or 'none read'}"
     )
