@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from test_sandbox import QUICK, WORKER_START, printed, run
 
+from opencwm.sandbox import worker
 from opencwm.sandbox.pool import Sandbox
 
 FILES = 12_000
@@ -103,3 +104,16 @@ def test_a_tree_too_deep_to_wipe_gets_the_next_job_a_fresh_sandbox(bound: Sandbo
     printed(run(bound, deep, QUICK))
     assert printed(run(bound, LIST_TMP)) == before
     assert printed(run(bound, WORKER_START)) != worker
+
+
+def test_files_inside_the_skeleton_go_and_the_skeleton_stays(tmp_path: Path):
+    """Where a job runs as the worker's own uid (no root), it can write into
+    the directories bwrap made to hold the binds: those files go too."""
+    (tmp_path / "home" / "user" / "src").mkdir(parents=True)
+    skeleton = worker._tmp_dirs(str(tmp_path))
+    for rel in ("a.txt", "home/b.txt", "home/user/c.txt", "home/user/src/d.txt", "new/e/f.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("job")
+    (tmp_path / "home" / "link").symlink_to(tmp_path / "home" / "user")
+    assert worker._wipe_tmp(skeleton, str(tmp_path))
+    assert {str(p) for p in tmp_path.rglob("*")} | {str(tmp_path)} == skeleton

@@ -143,17 +143,17 @@ def _kill_strays() -> None:
         os.kill(-1, signal.SIGKILL)
 
 
-def _tmp_dirs() -> set[str]:
+def _tmp_dirs(tmp: str = "/tmp") -> set[str]:
     """Directories of the /tmp tmpfs, bind mounts under it left out."""
-    dev = os.lstat("/tmp").st_dev
-    dirs = {"/tmp"}
-    for root, subdirs, _ in os.walk("/tmp"):
+    dev = os.lstat(tmp).st_dev
+    dirs = {tmp}
+    for root, subdirs, _ in os.walk(tmp):
         subdirs[:] = [d for d in subdirs if os.lstat(os.path.join(root, d)).st_dev == dev]
         dirs.update(os.path.join(root, d) for d in subdirs)
     return dirs
 
 
-def _wipe_tmp(skeleton: set[str]) -> bool:
+def _wipe_tmp(skeleton: set[str], tmp: str = "/tmp") -> bool:
     """Empty /tmp back to `skeleton` (its directories before the first job);
     False if something a job left could not be removed.
 
@@ -164,10 +164,10 @@ def _wipe_tmp(skeleton: set[str]) -> bool:
     (a job may write there when it runs as the worker's own uid) and keeps
     them, and removes everything else.
     """
-    dev = os.lstat("/tmp").st_dev
+    dev = os.lstat(tmp).st_dev
     clean = True
     made: list[str] = []
-    todo = ["/tmp"]
+    todo = [tmp]
     while todo:  # a loop, not recursion: a job may nest directories thousands deep
         try:
             with os.scandir(todo.pop()) as entries:
