@@ -711,6 +711,13 @@ def eval_trace(
         bool, typer.Option(help="Score one-step predictions from the true prefix.")
     ] = True,
     free_running: Annotated[bool, typer.Option(help="Score whole rollouts.")] = True,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Frames decoded side by side (steps; rollouts in lockstep); 1 = one at a "
+            "time. Default: the fastest measured (docs/evaluation.md)."
+        ),
+    ] = None,
 ) -> None:
     """Teacher-forced and free-running accuracy on a corpus split, by source, value type and length."""
     import json
@@ -726,6 +733,8 @@ def eval_trace(
 
     if not (teacher_forced or free_running):
         raise fail("nothing to do: both --no-teacher-forced and --no-free-running given")
+    if batch_size is not None and batch_size < 1:
+        raise fail(f"--batch-size must be at least 1, got {batch_size}")
     try:
         load_cases(data, split, 1)  # a bad corpus fails before the model loads
     except EvalError as exc:
@@ -740,6 +749,7 @@ def eval_trace(
         teacher_forced=teacher_forced,
         free_running=free_running,
         model=label,
+        **({"batch_size": batch_size} if batch_size else {}),
     )
     out = out or Path("runs") / f"eval-trace-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
