@@ -29,6 +29,7 @@ def test_eval_trace_writes_json_png_and_tables(micro_model, sample_corpus, tmp_p
     r = opencwm(
         "eval", "trace", "--model", str(micro_model), "--data", str(sample_corpus),
         "--split", "train", "--limit", "2", "--max-tokens", "48", "--out", str(out),
+        "--batch-size", "3",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
@@ -65,6 +66,8 @@ def test_eval_errors_are_one_line(sample_corpus, tmp_path):
     assert r.returncode == 2 and "not a built corpus" in r.stderr
     r = opencwm("eval", "trace", "--data", str(sample_corpus), "--model", str(tmp_path))
     assert r.returncode == 2 and "not a model directory" in r.stderr
+    r = opencwm("eval", "trace", "--data", str(sample_corpus), "--batch-size", "0")
+    assert r.returncode == 2 and "--batch-size must be at least 1, got 0" in r.stderr
     r = opencwm("eval", "output", "--data", str(tmp_path / "nope.jsonl"))
     assert r.returncode == 2 and "does not exist" in r.stderr
     assert all(len(x.strip().splitlines()) == 1 for x in (r.stderr,))

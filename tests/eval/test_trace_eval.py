@@ -114,3 +114,52 @@ def test_bad_data_is_one_clear_error(sample_corpus, tmp_path):
         load_cases(tmp_path, "test")
     with pytest.raises(EvalError, match=r"no finished traces in split 'dev'; splits there: .*test"):
         load_cases(sample_corpus, "dev")
+
+
+def without_time(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k != "seconds"}
+
+
+def test_batch_size_changes_nothing_but_the_speed(sample_corpus, sample_traces):
+    """Steps of several traces share a batch and rollouts run in lockstep;
+    each trace must still be scored, in order, on its own replies."""
+
+    def corrupt(prompt: str, reply: str) -> str:  # some steps wrong, some rollouts cut short
+        return "<|line_sep|>{oops" if prompt.count(T.FRAME_SEP) % 5 == 3 else reply
+
+    reports, seen = [], []
+    for batch_size in (1, 3, 64):
+        config = TraceEvalConfig(sample_corpus, split="test", batch_size=batch_size)
+        calls: list[int] = []
+        report = evaluate(
+            config,
+            Oracle(list(sample_traces.values()), corrupt),
+            on_start=calls.append,
+            on_case=lambda row, calls=calls: calls.append(row["id"]),
+        )
+        reports.append(without_time(report))
+        seen.append(calls)
+    assert reports[0] == reports[1] == reports[2]
+    n = reports[0]["traces"]
+    assert 0 < value(reports[0], "teacher_forced", "state") < 1
+    assert seen[1][0] == 2 * n and len(seen[1]) == 1 + 2 * n  # each trace once per mode
+    ids = [t["id"] for t in reports[0]["per_trace"]]
+    assert seen[1][1:] == ids + ids
+
+
+def test_a_local_model_scores_the_same_in_batches(micro_model, sample_corpus):
+    """The real model, batched and not. The micro model knows sample_0 (train)
+    with wide margins; see tests/world/test_batch.py for why exact figures
+    are compared on what a model knows."""
+    from opencwm.world.backends import LocalBackend, Sampling
+
+    backend = LocalBackend(str(micro_model), device="cpu")
+    reports = []
+    for batch_size in (1, 4):
+        config = TraceEvalConfig(
+            sample_corpus, "train", limit=2, sampling=Sampling(max_tokens=48), batch_size=batch_size
+        )
+        reports.append(without_time(evaluate(config, backend)))
+    assert reports[0]["per_trace"][0] == reports[1]["per_trace"][0]
+    assert reports[0]["per_trace"][0]["teacher_forced"]["right"] == 2
+    assert reports[0] == reports[1]
