@@ -198,6 +198,9 @@ def train(
     ] = 1,
 ) -> None:
     """Train a CwmForCausalLM on traces (CPU; CUDA + bf16 when present; torchrun for DDP)."""
+    import time
+
+    started = time.monotonic()  # a --time-budget counts from here
     from opencwm.model.budget import parse_duration
     from opencwm.model.presets import PRESETS
 
@@ -281,6 +284,7 @@ def train(
                 config,
                 report,
                 lambda line: progress.console.print(line, markup=False, soft_wrap=True),
+                started,
             )
         except ValueError as exc:
             raise fail(str(exc)) from None

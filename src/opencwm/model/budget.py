@@ -1,25 +1,36 @@
 """Training that fits a time budget: the schedule planned from measured pace.
 
-A run given `time_budget` seconds (counted from the start of `train`, so
-data preparation is in it) times its steps, its evals and its saves, and
-plans how many steps fit before the deadline, keeping back what the evals
-and saves those steps bring cost, the final eval and save, and a little
-slack. The first steps are not timed (compilation, allocator warm-up);
-the first plan comes after a few timed steps, with one eval and one save
-run then to measure them (the first of each kind is not typical: it pays
-for compilation and imports, and is dropped once there is a second). The
-plan is remade as the pace settles (after twice as many timed steps each
-time) and shrunk at any step where the steps left would overrun.
+A run given `time_budget` seconds (counted from the start of the `train`
+command, or of the `train` call, so imports and data preparation are in
+it) times its steps, its evals and its saves, and plans how many steps
+fit before the deadline: the steps, the evals and saves they bring, the
+final eval and save, and a little slack. The first steps are not timed
+(compilation, allocator warm-up); the first plan comes after a few timed
+steps, with one eval and one save run then to measure them (the first of
+each kind pays for compilation and imports, so it is dropped from the
+estimate once there is a second). The plan is remade as the pace settles
+(after twice as many timed steps each time) and shrunk at any step where
+the steps left would overrun.
 
 The learning rate follows warm-up then a cosine that reaches `min_lr` on
 the last planned step. A re-plan moves the end, not the past: the cosine
 goes on from the point it had reached, stretched or squeezed over the
-steps now left, so the rate never jumps.
+steps now left, so the rate never jumps. The warm-up is set by the first
+plan: `warmup` steps, at most a tenth of the planned run.
 
-What this cannot do: the budget does not cover Python's start-up and
-imports before `train` is called, nor the process's exit after the last
-save; a pace that suddenly collapses (a machine shared with other work)
-can still make the last step end past the deadline by about one step.
+Resuming: a run started again with a budget goes on from its last
+checkpoint along its own curve and fits the rest of that curve into the
+new budget (a plain `steps` run, too: its cosine is continued, not
+restarted). Started again without a budget, it runs the rest of its last
+plan. A run that reached its planned end has nothing left to do; to train
+its weights further, copy them to a new directory (a warm start: new
+optimizer, new schedule).
+
+What this cannot do: the budget does not cover the interpreter's start-up
+before the command runs (about half a second) nor the process's exit
+after the last save; a pace that suddenly collapses (a machine shared
+with other work) can still end the last step past the deadline by about
+a step.
 """
 
 from __future__ import annotations
@@ -182,6 +193,10 @@ class Budget:
         self.next_settle = 2 * PLAN_AFTER
 
     @property
+    def slack(self) -> float:
+        return max(MIN_SLACK_S, SLACK * self.seconds)
+
+    @property
     def total(self) -> int | None:
         """Steps in all, once planned (None before the first plan)."""
         return self.schedule.end + 1 if self.made or self.resumed else None
@@ -193,7 +208,7 @@ class Budget:
 
     def fit(self, step: int, now: float) -> int:
         """How many more steps fit before the deadline."""
-        left = self.deadline - now - max(MIN_SLACK_S, SLACK * self.seconds)
+        left = self.deadline - now - self.slack
         c, e, s = self.costs, self.eval_every, self.save_every
         if c.cost(step, 1, e, s) > left:
             return 0
@@ -208,7 +223,7 @@ class Budget:
         timed = len(self.costs.steps)
         if timed < PLAN_AFTER or not (self.costs.evals and self.costs.saves):
             # before the first plan: stop only if even one more step would overrun
-            if now + 2 * self.costs.last > self.deadline - max(MIN_SLACK_S, SLACK * self.seconds):
+            if now + 2 * self.costs.last > self.deadline - self.slack:
                 return step, "overrun"
             return None, ""
         total = self.total
@@ -216,7 +231,8 @@ class Budget:
             return step + self.fit(step, now), "resume" if self.resumed else "first"
         if timed >= self.next_settle:
             return step + self.fit(step, now), "settle"
-        left = self.deadline - now - max(MIN_SLACK_S, SLACK * self.seconds)
+        # shrink once half the slack would go: the pace's jitter alone does not
+        left = self.deadline - now - self.slack / 2
         if self.costs.cost(step, total - step, self.eval_every, self.save_every) > left:
             return step + self.fit(step, now), "overrun"
         return None, ""

@@ -33,7 +33,7 @@ from opencwm.data.decontam import Decontam, describe, held_out_programs
 from opencwm.model.budget import REASONS, Budget, Plan, Schedule
 from opencwm.model.presets import cwm_config
 from opencwm.model.tokenizer import PAD, load_tokenizer, train_tokenizer
-from opencwm.model.windows import pack, windows_of
+from opencwm.model.windows import Windower, pack
 
 
 @dataclass
@@ -149,19 +149,18 @@ def prepare(
     clean = Decontam(held_out_programs(corpora(c)) if test is None else test)
     pad = tokenizer.convert_tokens_to_ids(PAD)
     out = {}
-    for split in ("train", "val"):
-        rows = corpus_rows(c, split, clean=clean if split == "train" else None)
-        seqs = windows_of(
-            rows, tokenizer, c.block + 1, c.loss_on_all, c.max_windows, workers=c.workers
-        )
-        if not seqs:
-            raise ValueError(f"{', '.join(map(str, corpora(c)))} has no {split} traces to train on")
-        ids, mask = pack(seqs, c.block, pad)
-        if split == "val" and len(corpora(c)) > 1:
-            # validation reads the first rows: let them come from every corpus
-            order = np.random.default_rng(c.seed).permutation(len(ids))
-            ids, mask = ids[order], mask[order]
-        out[split] = (ids, mask)
+    with Windower(tokenizer, c.block + 1, c.loss_on_all, c.max_windows, c.workers) as windows:
+        for split in ("train", "val"):
+            seqs = windows(corpus_rows(c, split, clean=clean if split == "train" else None))
+            if not seqs:
+                names = ", ".join(map(str, corpora(c)))
+                raise ValueError(f"{names} has no {split} traces to train on")
+            ids, mask = pack(seqs, c.block, pad)
+            if split == "val" and len(corpora(c)) > 1:
+                # validation reads the first rows: let them come from every corpus
+                order = np.random.default_rng(c.seed).permutation(len(ids))
+                ids, mask = ids[order], mask[order]
+            out[split] = (ids, mask)
     (Path(c.out) / "decontam.json").write_text(json.dumps(clean.report(), indent=2) + "\n")
     np.savez(
         cache,
@@ -232,10 +231,17 @@ def evaluate(
     }
 
 
-def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = None) -> dict:
+def train(
+    c: TrainConfig,
+    progress=None,
+    log: Callable[[str], None] | None = None,
+    started: float | None = None,
+) -> dict:
     """Train as `c` says; `progress` gets every step's record, `log` lines
-    for a person (what decontamination dropped)."""
-    started = time.monotonic()  # a time budget counts from here
+    for a person (what decontamination dropped). A time budget counts from
+    `started` (a `time.monotonic()`; by default, now): a command passes
+    its own start, so that importing torch is in the budget too."""
+    started = time.monotonic() if started is None else started
     from transformers import CwmForCausalLM
     from transformers.utils import logging as hf_logging
 
@@ -355,6 +361,7 @@ def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = Non
 
     ids, mask = data["train"]
     busy, tok_window = 0.0, 0  # time in optimizer steps only, for tokens/s
+    first = step
     while True:
         plan = None
         if budget:
@@ -404,7 +411,7 @@ def train(c: TrainConfig, progress=None, log: Callable[[str], None] | None = Non
             checkpoint(record, False, True)
         if budget:
             budget.costs.step_took(took + time.monotonic() - t1)
-    if budget and saved_at != step:
+    if budget and first < step != saved_at:
         # the plan shrank to the step just done: close with its eval and save
         checkpoint(history[-1], "val_loss" not in history[-1], True)
     elif budget and rank == 0 and budget.made:

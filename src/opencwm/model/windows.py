@@ -9,7 +9,7 @@ execution outgrows the window: keep the source and the most recent frames.
 Loss is on frame tokens only (or on everything, if asked): the source is
 given, not predicted.
 
-A row's windows depend on that row alone, so `windows_of` can make them in
+A row's windows depend on that row alone, so `Windower` can make them in
 several processes and keep the row order: packing them afterwards gives
 the same rows, byte for byte, as one process would.
 """
@@ -93,33 +93,48 @@ def row_windows(
     return out
 
 
-def windows_of(
-    rows: Seq[dict],
-    tokenizer,
-    block: int,
-    loss_on_all: bool = False,
-    max_windows: int | None = None,
-    workers: int = 1,
-) -> list[Sequence]:
-    """Every row's windows, in row order; made by `workers` processes when
-    more than one (each loads the tokenizer itself, not transformers)."""
-    if workers <= 1:
-        return [
-            w for row in rows for w in row_windows(row, tokenizer, block, loss_on_all, max_windows)
-        ]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+class Windower:
+    """Every row's windows, in row order: made here, or by `workers`
+    processes when there is more than one task's worth of rows. The
+    processes start once, at the first such call, and each loads the
+    tokenizer alone (not transformers)."""
 
-    slim = [{"cwm": r["cwm"], "frames": r["frames"]} for r in rows]  # what row_windows reads
-    tasks = [slim[i : i + ROWS_PER_TASK] for i in range(0, len(slim), ROWS_PER_TASK)]
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(tokenizer.backend_tokenizer.to_str(),),
-    ) as pool:
-        parts = pool.map(_task, tasks, itertools.repeat((block, loss_on_all, max_windows)))
+    def __init__(
+        self,
+        tokenizer,
+        block: int,
+        loss_on_all: bool = False,
+        max_windows: int | None = None,
+        workers: int = 1,
+    ) -> None:
+        self.tokenizer, self.workers = tokenizer, workers
+        self.args = (block, loss_on_all, max_windows)
+        self.pool = None
+
+    def __call__(self, rows: Seq[dict]) -> list[Sequence]:
+        if self.workers <= 1 or len(rows) <= ROWS_PER_TASK:
+            return [w for row in rows for w in row_windows(row, self.tokenizer, *self.args)]
+        if self.pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self.tokenizer.backend_tokenizer.to_str(),),
+            )
+        slim = [{"cwm": r["cwm"], "frames": r["frames"]} for r in rows]  # what row_windows reads
+        tasks = [slim[i : i + ROWS_PER_TASK] for i in range(0, len(slim), ROWS_PER_TASK)]
+        parts = self.pool.map(_task, tasks, itertools.repeat(self.args))
         return [w for part in parts for w in part]
+
+    def __enter__(self) -> Windower:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 class _Encoder:
