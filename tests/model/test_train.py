@@ -368,3 +368,9 @@ def test_a_plain_run_resumed_with_a_budget_goes_on_from_its_curve(tiny_corpus, t
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert history[10]["lr"] == pytest.approx(lr_at(10, plain))  # step 11: the plain curve
     assert last["lr"] == pytest.approx(2e-4) and last["step"] > 10
+
+
+def test_a_budget_spent_before_the_first_step_is_a_clear_error(tiny_corpus, tmp_path):
+    with pytest.raises(ValueError, match="ran out before the first step"):
+        train(budget_config(tiny_corpus, tmp_path / "m", 0.1))
+    assert (tmp_path / "m/packed.npz").exists()  # kept for the next try
