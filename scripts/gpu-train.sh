@@ -7,19 +7,19 @@
 # (/work/.library/device/README.md). So everything that can be done before
 # the slot is done before it, and the slot runs one command:
 #
-#   here:   scripts/gpu-train.sh stage CORPUS... [--max-rows N]...
+#   here:   scripts/gpu-train.sh stage CORPUS... [--max-rows N]... [--stage DIR]
 #           slims built corpora to the columns training reads (zstd 19) into
 #           gpu-stage/corpora/ (git-ignored; name gpu-stage in `carry`) and
-#           checks that what travels stays under 64 MiB
-#   slot:   scripts/gpu-train.sh train [--preset small] [--limit 590] [--warm DIR]
+#           checks that what a `run` call sends stays under 64 MiB
+#   slot:   scripts/gpu-train.sh train [--preset small] [--limit 580] [--warm DIR]
 #                                      [-- MORE `opencwm train` FLAGS]
 #           checks python3's packages (the device's own torch and
 #           transformers: no .venv, no pip) and that the preset's weights can
 #           come back, trains on every staged corpus in bf16 with
 #           `opencwm train --time-budget` (the limit less --reserve), and
-#           leaves in $OUT the bf16
-#           weights in parts of <= 15 MiB plus model-meta.tar.gz (config
-#           loading as fp32, tokenizer, history, curves, train.log)
+#           leaves in $OUT the bf16 weights in parts of <= 15 MiB plus
+#           model-meta.tar.gz (config loading as fp32, tokenizer, history,
+#           curves, train.log): at most 8 files, checked
 #   here:   scripts/gpu-train.sh assemble FILES_AT runs/NAME
 #           checks every part's sha256 and writes a normal fp32 model
 #           directory that `opencwm eval trace --model` loads
@@ -30,7 +30,7 @@
 # train's options:
 #   --preset P     small (default; 50 MiB in bf16), tiny or micro; base (201 MiB)
 #                  cannot come back from one slot and is refused before training
-#   --limit S      seconds the whole command may run (default 590, for timeout_s 600)
+#   --limit S      seconds the whole command may run (default 580, for timeout_s 600)
 #   --reserve S    seconds of the limit not given to --time-budget: python's start
 #                  and exit around training, and packing the model (default 60); if
 #                  training overruns, it is stopped PACK_S (20) s before the limit
@@ -41,7 +41,8 @@
 #   --stage DIR    staged corpora (default gpu-stage), --run DIR the run (default
 #                  runs/gpu-PRESET; a run already there is resumed)
 #   after --, flags for `opencwm train` that override the recipe's (batch 32
-#   x 1024 tokens, lr 1e-3, 100 warm-up steps, eval and save every 250 steps)
+#   x 1024 tokens, lr 1e-3, 100 warm-up steps, eval and save every 250 steps,
+#   one packing worker per CPU core)
 # Environment: PYTHON (train: python3; stage, assemble: .venv/bin/python where
 # it exists), OUT (set by the device tool), GPU_TRAIN_CPU=1 (train on the CPU:
 # the end-to-end test), GPU_TRAIN_PART_BYTES (weights per part).
@@ -90,7 +91,7 @@ cmd_stage() {
 }
 
 cmd_train() {
-    local start=$SECONDS preset=small limit=590 reserve=60 warm=""
+    local start=$SECONDS preset=small limit=580 reserve=60 warm=""
     local tokenizer="$ROOT/models/cwm-tiny" stage="$ROOT/gpu-stage" run="" extra=()
     while (($#)); do
         case $1 in
@@ -170,8 +171,9 @@ EOF
     set +e
     timeout --signal=INT --kill-after=5 $((limit - PACK_S - (SECONDS - start))) \
         "$py" -m opencwm train "${data[@]}" --out "$run" --preset "$preset" \
-        --precision "$precision" --time-budget "${budget}s" --batch-size 32 --block 1024 --lr 1e-3 \
-        --warmup 100 --eval-every 250 --save-every 250 "${extra[@]}" 2>&1 | tee -a "$run/train.log"
+        --precision "$precision" --time-budget "${budget}s" --workers "$(nproc)" --batch-size 32 \
+        --block 1024 --lr 1e-3 --warmup 100 --eval-every 250 --save-every 250 "${extra[@]}" 2>&1 \
+        | tee -a "$run/train.log"
     local rc=${PIPESTATUS[0]}
     set -e
     if ((rc != 0)); then
