@@ -186,13 +186,14 @@ EOF
     "$py" -m opencwm.model.export pack "$run" "$OUT" \
         ${GPU_TRAIN_PART_BYTES:+--part-bytes "$GPU_TRAIN_PART_BYTES"} || exit 2
     rm -f "$OUT/train.log"  # it travels inside model-meta.tar.gz
+    # the last gate: everything in $OUT is what comes back, whoever put it there
     local n=0 total=0 size
     for f in "$OUT"/*; do
         size=$(stat -c %s "$f")
         n=$((n + 1)) total=$((total + size))
-        ((size <= 16 * MIB)) || die "$f is over 16 MiB"
+        ((size <= 16 * MIB)) || die "$f is over the 16 MiB a returned file may be"
     done
-    ((n <= 8 && total <= 64 * MIB)) || die "$n files, $((total / MIB)) MiB: over what a slot returns"
+    ((n <= 8 && total <= 64 * MIB)) || die "\$OUT holds $n files, $((total / MIB)) MiB: over the 8 files and 64 MiB a slot returns; write nothing else there"
     echo "done in $((SECONDS - start))s: $n files, $((total / 1024)) KiB in \$OUT; here: scripts/gpu-train.sh assemble FILES_AT runs/NAME"
     return $((rc == 0 ? 0 : 3))
 }

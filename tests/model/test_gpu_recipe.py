@@ -12,7 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from opencwm.model.export import MAX_FILE, MAX_FILES, META, ExportError, fits, unpack
+from opencwm.model.export import (
+    MAX_FILE,
+    MAX_FILES,
+    META,
+    ExportError,
+    check_limits,
+    fits,
+    unpack,
+)
 from opencwm.model.stage import stage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +95,25 @@ def test_a_preset_too_big_to_come_back_is_refused_before_training():
     assert fits("small", TOKENIZER) == 2 * 26_223_104
     with pytest.raises(ExportError, match="preset base is 201 MiB in bf16"):
         fits("base", TOKENIZER)
+
+
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        ([1024] * 9, "9 files, over the 8 a slot returns"),
+        ([MAX_FILE + 1], "is 16,777,217 bytes, over the 16,777,216"),
+        ([MAX_FILE] * 5, "80.0 MiB in all, over the 64 MiB a slot returns"),
+    ],
+)
+def test_files_over_a_slots_return_are_refused(tmp_path, sizes, message):
+    files = []
+    for i, size in enumerate(sizes):
+        files.append(tmp_path / f"f{i}")
+        with files[-1].open("wb") as f:
+            f.truncate(size)  # sparse: the size without the bytes
+    with pytest.raises(ExportError, match=message):
+        check_limits(files)
+    check_limits(files[:1] if sizes[0] <= MAX_FILE else [])
 
 
 def test_train_refuses_in_one_line_without_a_package(tmp_path):

@@ -134,7 +134,9 @@ def check_limits(files: list[Path]) -> None:
         )
     for name, size in sizes.items():
         if size > MAX_FILE:
-            raise ExportError(f"{name} is {size / MIB:.1f} MiB, over the 16 MiB a file may be")
+            raise ExportError(
+                f"{name} is {size:,} bytes, over the {MAX_FILE:,} (16 MiB) a file may be"
+            )
     if sum(sizes.values()) > MAX_TOTAL:
         raise ExportError(
             f"{sum(sizes.values()) / MIB:.1f} MiB in all, over the {MAX_TOTAL // MIB} MiB "
