@@ -8,26 +8,31 @@ decoding writes what `LocalBackend.complete` writes for each prompt alone.
 
 How rows share work, and why the result stays the same:
 
-- **Shared prefixes are encoded once.** A prompt that is a prefix of
-  another in the same call (the teacher-forced steps of one trace) reads
-  its keys and values from the longer one's forward: in a causal model the
-  first L positions of a sequence do not depend on what follows them.
-- **Rows outlive the call.** The rows' caches are kept; a later prompt that
-  extends one of them (a rollout's next step, the next chunk of a trace)
-  only encodes its new tokens, as the sequential backend's KV cache does.
-- **Holes, not copies.** Rows of different lengths share one cache tensor;
-  a per-row attention mask hides the columns a row does not own (padding,
-  another prompt's tail, tokens dropped after a divergence), and explicit
-  position ids give each real token the position it has when decoded
-  alone. Only real keys are attended to, in their original order, at their
-  original positions: the same computation up to floating-point rounding.
-  Finished rows leave the batch at once, and the kept cache is compacted
-  (holes squeezed out) at the end of each call.
+- **Shared prefixes are encoded once, and read once.** A prompt that is a
+  prefix of another in the same call (the teacher-forced steps of one
+  trace) takes its keys and values from the longer one's forward: in a
+  causal model the first L positions do not depend on what follows. While
+  decoding, those keys stay one copy per root: each step's attention
+  (`_shared_prefix_attention`) reads a root's columns once for all its
+  rows, then each row's own tokens. On a CPU a wide batch is bound by
+  reading keys, so a trace's 16 steps cost about one prompt's reading.
+- **Rows outlive the call.** The rows' keys and values are kept; a later
+  prompt that extends one (a rollout's next step, the next chunk of a
+  trace) only encodes its new tokens, as the sequential backend's KV cache
+  does.
+- **Masks and positions, not copies.** Prompts of different lengths share
+  columns; a per-row mask hides those a row does not own (padding, its
+  root's tokens after its own end, tokens dropped after a divergence), and
+  explicit position ids give each token the position it has when decoded
+  alone. Only a row's own keys are attended to, in their order, at their
+  positions: the same computation up to floating-point rounding. Finished
+  rows leave the batch at once; the kept rows are compacted at the end of
+  each call.
 
-Limit: the mask's sliding window counts cache columns, not positions, so a
-model whose sliding window is shorter than a call could need (the columns
-of the kept cache, the new tokens, `max_tokens`) is decoded one prompt at
-a time instead. The bundled models' window is their whole context.
+Limit: transformers' masks count sliding windows in columns, not positions,
+so a model whose sliding window is shorter than a call could need (kept
+columns, new tokens, `max_tokens`) is decoded one prompt at a time. The
+bundled models' window is their whole context.
 """
 
 from __future__ import annotations
@@ -46,7 +51,6 @@ class _Row:
     """One prompt being decoded: where its keys sit and what it has written."""
 
     ids: list[int]  # tokens whose keys/values are in the cache, in order
-    last: int  # cache column of its prompt's last token
     guide: object
     keys: object
     gen: object
@@ -120,8 +124,8 @@ class BatchDecoder:
     def _prefill(self, unique, root_of, reuse, roots, kept: int, new: int):
         """One forward over `roots`' new tokens, on top of the kept rows they
         extend. Returns (per layer keys and values, mask, and for every
-        prompt of these roots: its root's row, the logits after its last
-        token and that token's column)."""
+        prompt of these roots: the logits after its last token and that
+        token's column)."""
         torch, b = self.b.torch, self.b
         from transformers.cache_utils import Cache
 
@@ -168,10 +172,7 @@ class BatchDecoder:
                 use_cache=True,
                 logits_to_keep=torch.tensor([c - kept for c in keep_cols], device=dev),
             )
-        at = {
-            k: (row[root_of[k]], out.logits[row[root_of[k]], keep_cols.index(cols[k])], cols[k])
-            for k in members
-        }
+        at = {k: (out.logits[row[root_of[k]], keep_cols.index(cols[k])], cols[k]) for k in members}
         return [(g.keys, g.values) for g in layers], mask, at
 
     def _decode(self, unique, prompts: list[str], plan, sampling: Sampling) -> list[str]:
@@ -182,38 +183,45 @@ class BatchDecoder:
 
         root_of, reuse, groups, width = plan
         dev, c = b.device, b.model.config
-        shape = (len(unique), c.num_key_value_heads, width + sampling.max_tokens, c.head_dim)
-        bufs = [
+        order = [r for roots, _, _ in groups for r in roots]
+        at_root = {r: i for i, r in enumerate(order)}
+        shape = (len(order), c.num_key_value_heads, width, c.head_dim)
+        prefix = [
             tuple(torch.zeros(shape, dtype=b.model.dtype, device=dev) for _ in "kv")
             for _ in range(c.num_hidden_layers)
         ]
-        mask = torch.zeros(len(unique), width, dtype=torch.long, device=dev)
+        seen = torch.zeros(len(order), width, dtype=torch.bool, device=dev)
         logits, last = [None] * len(unique), [0] * len(unique)
         for roots, kept, new in groups:
-            layers, pmask, at = self._prefill(unique, root_of, reuse, roots, kept, new)
+            layers, gmask, at = self._prefill(unique, root_of, reuse, roots, kept, new)
             off = width - (kept + new)  # left padding of this group
-            dst = torch.tensor(list(at), device=dev)
-            src = torch.tensor([row for row, _, _ in at.values()], device=dev)
-            for (bk, bv), (k, v) in zip(bufs, layers, strict=True):
-                bk[dst, :, off:width], bv[dst, :, off:width] = k[src], v[src]
-            mask[dst, off:] = pmask[src]
-            for k, (_, lg, col) in at.items():
+            dst = torch.tensor([at_root[r] for r in roots], device=dev)
+            for (pk, pv), (k, v) in zip(prefix, layers, strict=True):
+                pk[dst, :, off:], pv[dst, :, off:] = k, v
+            seen[dst, off:] = gmask.bool()
+            for k, (lg, col) in at.items():
                 logits[k], last[k] = lg, off + col
         rows = []
         for k, u in enumerate(unique):
             guide, keys = b._constraint(prompts[k]) if sampling.constrain else (None, None)
             gen = torch.Generator(device="cpu").manual_seed(sampling.seed)
-            rows.append(_Row(list(u), last[k], guide, keys, gen))
-            mask[k, last[k] + 1 :] = 0  # its root's tokens after this prompt's end
-        cache = Cache(layers=[_Grown(bk, bv, width) for bk, bv in bufs])
+            rows.append(_Row(list(u), guide, keys, gen))
+        shared = _Shared(prefix, seen, [at_root[root_of[k]] for k in range(len(unique))], last)
+        shape = (len(unique), c.num_key_value_heads, sampling.max_tokens, c.head_dim)
+        own = Cache(
+            layers=[
+                _Grown(*(torch.zeros(shape, dtype=b.model.dtype, device=dev) for _ in "kv"), 0)
+                for _ in range(c.num_hidden_layers)
+            ]
+        )
         logits = torch.stack(logits)
         active = list(range(len(rows)))
-        finished: list[tuple[int, list, object]] = []  # (row, per-layer keys/values, mask)
+        finished: list[tuple[int, list]] = []  # (row, its keys/values per layer)
         extra = b.tokenizer.convert_tokens_to_ids(list(sampling.stop_tokens))
         stop_ids, cancel = b.stop_ids | set(extra), sampling.cancel
         for step in range(sampling.max_tokens):
             if cancel is not None and cancel.is_set():
-                finished += [(i, _take(cache, a), mask[a]) for a, i in enumerate(active)]
+                finished += [(i, shared.take(own, a)) for a, i in enumerate(active)]
                 break
             going = []
             for a, i in enumerate(active):
@@ -225,43 +233,39 @@ class BatchDecoder:
                 if r.keys:
                     r.keys.advance(tok)
                 if tok in stop_ids:
-                    finished.append((i, _take(cache, a), mask[a]))
+                    finished.append((i, shared.take(own, a)))
                 else:
                     going.append(a)
             if step == sampling.max_tokens - 1 or not going:
-                finished += [(active[a], _take(cache, a), mask[a]) for a in going]
+                finished += [(active[a], shared.take(own, a)) for a in going]
                 break
             if len(going) < len(active):
                 sel = torch.tensor(going, device=b.device)
-                cache.batch_select_indices(sel)
-                mask = mask[sel]
+                own.batch_select_indices(sel)
+                shared.select(going)
                 active = [active[a] for a in going]
-            toks = [rows[i].out[-1] for i in active]
             for i in active:
                 rows[i].ids.append(rows[i].out[-1])
-            mask = torch.cat([mask, mask.new_ones(len(active), 1)], dim=1)
             pos = torch.tensor([[len(rows[i].ids) - 1] for i in active], device=b.device)
-            with torch.no_grad():
+            with torch.no_grad(), _attention(b.model, SHARED_PREFIX):
                 out = b.model(
-                    input_ids=torch.tensor([[t] for t in toks], device=b.device),
-                    attention_mask=mask,
+                    input_ids=torch.tensor([[rows[i].out[-1]] for i in active], device=dev),
+                    attention_mask={"full_attention": shared, "sliding_attention": shared},
                     position_ids=pos,
-                    cache=cache,
+                    cache=own,
                     use_cache=True,
                 )
-            cache, logits = out.cache, out.logits[:, -1]
+            logits = out.logits[:, -1]
         self._keep(rows, finished)
         return [b.tokenizer.decode(r.out, skip_special_tokens=False) for r in rows]
 
     def _keep(self, rows: list[_Row], finished) -> None:
-        """Compact the finished rows into the kept cache: each row's real
-        columns, in order, right-aligned (left padding)."""
+        """Keep the finished rows for the next call: each row's keys and
+        values, holes squeezed out, right-aligned (left padding)."""
         torch = self.b.torch
-        kept = []
-        for i, layers, mask in finished:
-            cols = mask.nonzero().squeeze(1)
-            assert len(cols) == len(rows[i].ids), (len(cols), len(rows[i].ids))
-            kept.append((rows[i].ids, [(k[..., cols, :], v[..., cols, :]) for k, v in layers]))
+        kept = [(rows[i].ids, layers) for i, layers in finished]
+        for ids, layers in kept:
+            assert layers[0][0].shape[-2] == len(ids), (layers[0][0].shape, len(ids))
         width = max(len(ids) for ids, _ in kept)
         layers = []
         for layer in range(len(kept[0][1])):
@@ -273,6 +277,119 @@ class BatchDecoder:
                 vs.append(torch.nn.functional.pad(v, pad))
             layers.append(_Grown(torch.cat(ks), torch.cat(vs), width))
         self.rows, self.cache = [tuple(ids) for ids, _ in kept], layers
+
+
+SHARED_PREFIX = "opencwm_shared_prefix"
+
+
+class _Shared:
+    """The prompts' keys and values while a batch decodes: one copy per root,
+    however many prompts share it, each row seeing its own columns of it.
+    Passed to the model as its attention mask (the model hands it, as it
+    is, to `_shared_prefix_attention`); the tokens the rows write go to the
+    ordinary per-row cache, which is the same length for every row."""
+
+    def __init__(self, prefix, seen, root: list[int], last: list[int]) -> None:
+        import torch
+
+        self.prefix = prefix  # per layer (keys, values): (roots, heads, width, dim)
+        self.root = torch.tensor(root)  # each row's root
+        self.seen = seen[self.root].clone()  # (rows, width): the columns each row attends to
+        for i, col in enumerate(last):
+            self.seen[i, col + 1 :] = False  # its root's tokens after its own prompt
+        self._group()
+
+    def _group(self) -> None:
+        """Rows by root: a root's keys are read once for all its rows."""
+        import torch
+
+        roots = self.root.tolist()
+        self.solo = roots == list(range(len(self.prefix[0][0]))) and len(roots) == len(set(roots))
+        self.groups = [
+            (r, torch.tensor([i for i, x in enumerate(roots) if x == r]))
+            for r in sorted(set(roots))
+        ]
+
+    def select(self, rows: list[int]) -> None:
+        """Keep these rows (the others finished); a root no row reads is dropped."""
+        import torch
+
+        idx = torch.tensor(rows)
+        self.root, self.seen = self.root[idx], self.seen[idx]
+        used = sorted(set(self.root.tolist()))
+        if len(used) < len(self.prefix[0][0]):
+            keep = torch.tensor(used)
+            self.prefix = [(k[keep], v[keep]) for k, v in self.prefix]
+            self.root = torch.tensor([used.index(r) for r in self.root.tolist()])
+        self._group()
+
+    def take(self, own: object, a: int) -> list:
+        """Row `a`'s keys and values, its own columns only, in order."""
+        import torch
+
+        r, cols = int(self.root[a]), self.seen[a].nonzero().squeeze(1)
+        return [
+            (
+                torch.cat([k[r : r + 1, :, cols], layer.keys[a : a + 1]], dim=2),
+                torch.cat([v[r : r + 1, :, cols], layer.values[a : a + 1]], dim=2),
+            )
+            for (k, v), layer in zip(self.prefix, own.layers, strict=True)
+        ]
+
+
+def _shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, **kwargs):
+    """One decoding step's attention over a root's columns (read once per
+    root) and each row's own tokens: softmax over both, as if they were one
+    sequence. query: (rows, heads, 1, dim); key, value: (rows, kv_heads,
+    own, dim)."""
+    import torch
+
+    shared: _Shared = attention_mask
+    pk, pv = shared.prefix[module.layer_idx]
+    rows, heads, q_len, dim = query.shape
+    kv = key.shape[1]
+    assert q_len == 1, "shared-prefix attention decodes one token at a time"
+    q = query.reshape(rows, kv, heads // kv, dim)  # head h reads kv head h // (heads / kv)
+    width = pk.shape[2]
+    if shared.solo:
+        on_prefix = q @ pk.transpose(-1, -2)  # (rows, kv, heads/kv, width)
+    else:
+        on_prefix = q.new_empty(rows, kv, heads // kv, width)
+        for r, idx in shared.groups:  # (kv, n * heads/kv, dim) @ (kv, dim, width)
+            qr = q[idx].transpose(0, 1).reshape(kv, -1, dim)
+            on_prefix[idx] = (
+                (qr @ pk[r].transpose(-1, -2)).view(kv, len(idx), -1, width).transpose(0, 1)
+            )
+    on_prefix.masked_fill_(~shared.seen[:, None, None, :], float("-inf"))
+    on_own = q @ key.transpose(-1, -2)
+    weights = torch.softmax(torch.cat([on_prefix, on_own], dim=-1) * scaling, dim=-1)
+    w_prefix, w_own = weights[..., :width], weights[..., width:]
+    out = w_own @ value
+    if shared.solo:
+        out += w_prefix @ pv
+    else:
+        for r, idx in shared.groups:
+            wr = w_prefix[idx].transpose(0, 1).reshape(kv, -1, width)
+            out[idx] += (wr @ pv[r]).view(kv, len(idx), -1, dim).transpose(0, 1)
+    return out.reshape(rows, 1, heads, dim), None
+
+
+class _attention:
+    """Within: the model's attention is `name` (its config names one)."""
+
+    def __init__(self, model, name: str) -> None:
+        self.config, self.name = model.config, name
+
+    def __enter__(self) -> None:
+        from transformers import AttentionInterface
+
+        if self.name not in AttentionInterface._global_mapping:
+            AttentionInterface.register(self.name, _shared_prefix_attention)
+        self.before = self.config._attn_implementation
+        self.config._attn_implementation = self.name
+
+    def __exit__(self, *exc) -> None:
+        self.config._attn_implementation = self.before
 
 
 class _Grown(DynamicLayer):
@@ -303,13 +420,6 @@ class _Grown(DynamicLayer):
     def batch_select_indices(self, indices) -> None:
         self.k, self.v = self.k[indices], self.v[indices]
         self._view()
-
-
-def _take(cache, a: int) -> list:
-    """Row `a`'s keys and values, copied out of the batch."""
-    return [
-        (layer.keys[a : a + 1].clone(), layer.values[a : a + 1].clone()) for layer in cache.layers
-    ]
 
 
 def _common(a, b) -> int:
