@@ -251,31 +251,36 @@ def train(
         workers=workers,
     )
     columns = [
-        TextColumn("[bold]training"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("{task.fields[rate]} tok/s"),
-        TextColumn("val {task.fields[val]}"),
+        TextColumn("{task.fields[stats]}"),
         TimeRemainingColumn(),
     ]
     with Progress(*columns) as progress:
-        task = progress.add_task(
-            "train", total=None if budget_s else steps, loss="-", rate="-", val="-"
-        )
+        packs: dict[str, tuple[int, float]] = {}  # split: (task, start)
+        task, val = None, "-"
+
+        def packing(split: str, done: int, total: int) -> None:
+            if split not in packs:
+                packs[split] = (
+                    progress.add_task(f"packing {split}", total=total, stats=""),
+                    time.monotonic(),
+                )
+            bar, start = packs[split]
+            rate = done / max(time.monotonic() - start, 1e-3)
+            progress.update(bar, completed=done, stats=f"{rate:.0f} traces/s" if done else "")
 
         def report(r: dict) -> None:
-            val = (
-                f"{r['val_loss']:.3f} frame acc {r['val_frame_acc']:.1%}"
-                if "val_loss" in r
-                else None
-            )
+            nonlocal task, val
+            if task is None:
+                task = progress.add_task("training", total=None if budget_s else steps, stats="")
+            if "val_loss" in r:
+                val = f"{r['val_loss']:.3f} frame acc {r['val_frame_acc']:.1%}"
             progress.update(
                 task,
                 completed=r["step"],
-                loss=f"{r['loss']:.3f}",
-                rate=f"{r['tokens_per_s']:.0f}",
-                **({"val": val} if val else {}),
+                stats=f"loss {r['loss']:.3f} {r['tokens_per_s']:.0f} tok/s val {val}",
                 **({"total": r["plan"]["steps"]} if "plan" in r else {}),
             )
 
@@ -285,6 +290,7 @@ def train(
                 report,
                 lambda line: progress.console.print(line, markup=False, soft_wrap=True),
                 started,
+                packing,
             )
         except ValueError as exc:
             raise fail(str(exc)) from None

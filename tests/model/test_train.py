@@ -336,8 +336,12 @@ def test_packing_in_parallel_gives_the_serial_bytes(tiny_corpus, tmp_path, monke
         out = tmp_path / f"w{workers}"
         out.mkdir()
         c = config(tiny_corpus, out, block=block, max_windows=max_windows, workers=workers)
-        prepare(c, tok)
+        told: list[tuple] = []
+        prepare(c, tok, packing=lambda *update, told=told: told.append(update))
         packed[workers] = dict(np.load(out / "packed.npz"))
+        for split in ("train", "val"):  # progress: from 0 to every row, in steps of a task
+            done = [d for s, d, total in told if s == split and total == 90]
+            assert done[0] == 0 and done[-1] == 90 and done == sorted(done) and len(done) > 2
     assert packed[1].keys() == packed[2].keys() == {"train_ids", "train_mask", "val_ids",
                                                     "val_mask"}  # fmt: skip
     for name, serial in packed[1].items():

@@ -136,12 +136,16 @@ def corpus_rows(
 
 
 def prepare(
-    c: TrainConfig, tokenizer, test: set[str] | None = None
+    c: TrainConfig,
+    tokenizer,
+    test: set[str] | None = None,
+    packing: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Packed (ids, mask) per split, cached beside the checkpoint. Training
     rows whose program is in any corpus's test split (`test`: their keys,
     read from the corpora when not given) are dropped; what was dropped is
-    kept in `decontam.json` beside the cache."""
+    kept in `decontam.json` beside the cache. `packing(split, done, total)`
+    follows the rows windowed."""
     cache = Path(c.out) / "packed.npz"
     if cache.exists():
         z = np.load(cache)
@@ -151,7 +155,10 @@ def prepare(
     out = {}
     with Windower(tokenizer, c.block + 1, c.loss_on_all, c.max_windows, c.workers) as windows:
         for split in ("train", "val"):
-            seqs = windows(corpus_rows(c, split, clean=clean if split == "train" else None))
+            rows = corpus_rows(c, split, clean=clean if split == "train" else None)
+            if packing:
+                windows.advance = counter(packing, split, len(rows))
+            seqs = windows(rows)
             if not seqs:
                 names = ", ".join(map(str, corpora(c)))
                 raise ValueError(f"{names} has no {split} traces to train on")
@@ -167,6 +174,19 @@ def prepare(
         **{f"{s}_{k}": a for s, (ids, m) in out.items() for k, a in (("ids", ids), ("mask", m))},
     )
     return out
+
+
+def counter(packing: Callable[[str, int, int], None], split: str, total: int):
+    """`advance(n)` for a split's rows, telling `packing` the rows done so far."""
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        packing(split, done, total)
+
+    advance(0)
+    return advance
 
 
 def batch(
@@ -236,9 +256,11 @@ def train(
     progress=None,
     log: Callable[[str], None] | None = None,
     started: float | None = None,
+    packing: Callable[[str, int, int], None] | None = None,
 ) -> dict:
     """Train as `c` says; `progress` gets every step's record, `log` lines
-    for a person (what decontamination dropped). A time budget counts from
+    for a person (what decontamination dropped), `packing` (split, rows
+    done, rows) the data's preparation. A time budget counts from
     `started` (a `time.monotonic()`; by default, now): a command passes
     its own start, so that importing torch is in the budget too."""
     started = time.monotonic() if started is None else started
@@ -269,7 +291,7 @@ def train(
         tokenizer = train_tokenizer(texts, c.vocab_size)
         if rank == 0:
             tokenizer.save_pretrained(out)
-    data = prepare(c, tokenizer, test)
+    data = prepare(c, tokenizer, test, packing if rank == 0 else None)
     if log and rank == 0:
         if (out / "decontam.json").exists():
             log(describe(json.loads((out / "decontam.json").read_text())))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections.abc import Callable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 
@@ -97,7 +98,8 @@ class Windower:
     """Every row's windows, in row order: made here, or by `workers`
     processes when there is more than one task's worth of rows. The
     processes start once, at the first such call, and each loads the
-    tokenizer alone (not transformers)."""
+    tokenizer alone (not transformers). `advance(n)` hears of every `n`
+    rows done."""
 
     def __init__(
         self,
@@ -106,14 +108,21 @@ class Windower:
         loss_on_all: bool = False,
         max_windows: int | None = None,
         workers: int = 1,
+        advance: Callable[[int], None] | None = None,
     ) -> None:
         self.tokenizer, self.workers = tokenizer, workers
         self.args = (block, loss_on_all, max_windows)
+        self.advance = advance or (lambda n: None)
         self.pool = None
 
     def __call__(self, rows: Seq[dict]) -> list[Sequence]:
+        out: list[Sequence] = []
         if self.workers <= 1 or len(rows) <= ROWS_PER_TASK:
-            return [w for row in rows for w in row_windows(row, self.tokenizer, *self.args)]
+            for start in range(0, len(rows), ROWS_PER_TASK):
+                task = rows[start : start + ROWS_PER_TASK]
+                out += [w for row in task for w in row_windows(row, self.tokenizer, *self.args)]
+                self.advance(len(task))
+            return out
         if self.pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -126,8 +135,12 @@ class Windower:
             )
         slim = [{"cwm": r["cwm"], "frames": r["frames"]} for r in rows]  # what row_windows reads
         tasks = [slim[i : i + ROWS_PER_TASK] for i in range(0, len(slim), ROWS_PER_TASK)]
-        parts = self.pool.map(_task, tasks, itertools.repeat(self.args))
-        return [w for part in parts for w in part]
+        for task, part in zip(
+            tasks, self.pool.map(_task, tasks, itertools.repeat(self.args)), strict=True
+        ):
+            out += part
+            self.advance(len(task))
+        return out
 
     def __enter__(self) -> Windower:
         return self
