@@ -62,7 +62,7 @@ class TrainConfig:
     max_rows: int | list[int] | None = None
     """At most this many traces from each corpus and split (one cap for all,
     or one per corpus in order; 0 means no cap): with several corpora, the
-    knob that sets the mixture."""
+    knob that sets the mixture. Counted after decontamination drops any."""
     max_windows: int | None = None
     """At most this many windows of each trace. Looping runs cut at 300
     frames are several windows of a repeating state each; a cap keeps them
