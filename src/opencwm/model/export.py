@@ -6,16 +6,17 @@ safetensors parts of at most 15 MiB (transformers' own sharding, with its
 index), and everything else (config, tokenizer, history, curves, the
 training log, and a sha256 of every part) as one `model-meta.tar.gz`. The
 config says `dtype: float32`, so the parts load as fp32 on a CPU, where
-bf16 matmuls are slow or emulated; the weights lose only their low
-mantissa bits (trained under bf16 autocast, they were never used finer).
+bf16 matmuls are slow or emulated. Halving the bytes costs the weights
+their low mantissa bits; the matmuls already ran in bf16 under autocast,
+so the logits move within bf16 rounding (tests/model/test_gpu_recipe.py).
 
 `unpack` turns the fetched files into a normal model directory (one fp32
 `model.safetensors`, as `opencwm train` writes): `eval`, `demo`, a warm
 start and `rl` read it like any other.
 
-`fits` runs before training (scripts/gpu-train.sh): a preset whose bf16 weights cannot
-come back in one slot (`base`: 201 MiB) is refused before any GPU time is
-spent, rather than trained and lost.
+`fits` runs before training (scripts/gpu-train.sh): a preset whose bf16
+weights cannot come back in one slot (`base`: 201 MiB) is refused before
+any GPU time is spent, rather than trained and lost.
 
     python -m opencwm.model.export pack RUN OUT
     python -m opencwm.model.export unpack FILES DEST
