@@ -7,17 +7,18 @@ from types import SimpleNamespace
 
 import pytest
 from micro_cwm import ENTRY, MEMORISED, SRC
+from sample_programs import NESTED, RAISES
 
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import frame_text, prompt_text
 from opencwm.tracer.api import trace_program
 from opencwm.world.backends import LocalBackend, Sampling
 from opencwm.world.constrain import (
-    ActionConstraint,
     KeyConstraint,
-    LineTrie,
-    context_names,
+    ScopeLines,
+    carried_keys,
     context_of,
+    deletes_names,
 )
 from opencwm.world.rollout import RolloutConfig, rollout
 
@@ -34,57 +35,131 @@ OTHER = """def f(words, k):  # << START_OF_TRACE
 """
 
 
-def _encoder(tokenizer):
-    tok = tokenizer.backend_tokenizer
+DELETES = """def g(xs):
+    seen = set()
+    for x in xs:
+        tmp = x * 2
+        seen.add(tmp)
+        del tmp
+    return sorted(seen)
+"""
 
-    def encode(lines: list[str]) -> list[list[int]]:
-        return [e.ids for e in tok.encode_batch(lines, add_special_tokens=False)]
+REAL_RUNS = [
+    (OTHER, "f", "['banana', 'ax', 'kiwi'], 3"),
+    (NESTED, "squares", "[1, 2, 3]"),
+    (RAISES, "ratio", "0"),
+    (DELETES, "g", "[3, 1, 3]"),
+]
 
-    return encode
+
+@pytest.fixture(scope="module")
+def bundled_backend():
+    return LocalBackend(str(BUNDLED), device="cpu")
 
 
-def test_training_tokens_of_every_action_walk_the_trie_to_a_leaf():
-    """The constraint is only sound if a line is tokenised the same way in
-    training (inside a whole frame) as in the trie (on its own)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(BUNDLED)
-    trace = trace_program(OTHER, "f", "['banana', 'ax', 'kiwi'], 3")
-    trie = LineTrie(trace.source, _encoder(tokenizer))
-    action_sep = tokenizer.convert_tokens_to_ids(T.ACTION_SEP)
+@pytest.mark.parametrize("source,entry,args", REAL_RUNS, ids=["loop", "nested", "raises", "del"])
+def test_the_true_next_frame_always_passes_both_constraints(bundled_backend, source, entry, args):
+    """Sound on real runs: after every true prefix, the constraints the
+    backend builds for it (the line trie, scoped to the activation's
+    function where the frame before fixes it; the key check, with the
+    carried keys, their order and `..` only for them) let the true next
+    frame's training tokens through, the line walked to a leaf. A line is
+    tokenised the same way in training (inside a frame) as in the trie."""
+    tokenizer = bundled_backend.tokenizer
+    trace = trace_program(source, entry, args)
+    prompt = prompt_text(trace.source)
+    walked = checked = 0
     for i, frame in enumerate(trace.frames):
         text = frame_text(frame, trace.frames[i - 1] if i else None)
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        guide = ActionConstraint(trie, action_sep)
-        walked = 0
-        for tok in ids:
-            allowed = guide.allowed()
-            if allowed is not None:
-                assert tok in allowed, f"frame {i}: {tokenizer.decode([tok])!r} not allowed"
-                walked += 1
-            guide.advance(tok)
-        assert walked > 0 and guide.allowed() is None  # the whole line, then free again
-
-
-def test_training_tokens_of_every_locals_object_pass_the_key_check():
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(BUNDLED)
-    texts = [tokenizer.decode([i]) for i in range(len(tokenizer))]
-    ids = tokenizer.convert_tokens_to_ids
-    trace = trace_program(OTHER, "f", "['banana', 'ax', 'kiwi'], 3")
-    keys = KeyConstraint(
-        context_names(trace.source), texts, {ids(T.CALL_SEP), ids(T.LINE_SEP)}, ids(T.ACTION_SEP)
-    )
-    checked = 0
-    for i, frame in enumerate(trace.frames):
-        text = frame_text(frame, trace.frames[i - 1] if i else None)
+        guide, keys = bundled_backend._constraint(prompt)
         for tok in tokenizer(text, add_special_tokens=False)["input_ids"]:
-            checked += keys.active
+            allowed = guide.allowed()
+            assert allowed is None or tok in allowed, f"frame {i}: {tokenizer.decode([tok])!r}"
             assert keys.accepts(tok), f"frame {i}: {tokenizer.decode([tok])!r} refused"
+            walked += allowed is not None
+            checked += keys.active
+            guide.advance(tok)
             keys.advance(tok)
-        assert not keys.active
-    assert checked > 0
+        assert guide.allowed() is None and not keys.active
+        prompt += text
+    assert walked > len(trace.frames) and checked > 0
+
+
+def test_a_frame_of_the_same_activation_names_a_line_of_its_function():
+    lines = ScopeLines(NESTED)
+    squares = {"def squares(xs):", "    out = []", "    for x in xs:", "        out.append(sq(x))"}
+    assert lines.after("line", "    out = []") >= squares
+    assert "    return x * x" not in lines.after("line", "    out = []")
+    assert lines.after("call", "def sq(x):") == {"def sq(x):", "    return x * x"}
+    assert lines.after("return", "    return out") is None  # back in a caller: not known here
+    assert lines.after("line", "not a line of it") is None
+
+
+def _accepted(keys: KeyConstraint, text: str, texts: list[str]) -> bool:
+    """Whether `keys` lets a one-character-a-token tokenizer write `text`."""
+    for ch in text:
+        tok = texts.index(ch)
+        if not keys.accepts(tok):
+            return False
+        keys.advance(tok)
+    return True
+
+
+@pytest.mark.parametrize(
+    "last,obj,ok",
+    [
+        ('<l>{"a": "1", "b": "2"}<a>x\n', '<l>{"a": "..", "b": "3", "c": "4"}<a>', True),
+        (
+            '<l>{"a": "1", "b": "2"}<a>x\n',
+            '<l>{"b": "2", "a": "1"}<a>',
+            False,
+        ),  # carried keys reordered
+        ('<l>{"a": "1", "b": "2"}<a>x\n', '<l>{"a": "1"}<a>', False),  # a carried key dropped
+        ('<l>{"a": "1"}<a>x\n', '<l>{"a": "..", "c": ".."}<a>', False),  # `..` for a new key
+        ('<l>{"a": "1"}<a>x\n', '<c>{"a": ".."}<a>', False),  # `..` in a call frame
+        (
+            '<r><a>x\n<g>"1"',
+            '<l>{"a": ".."}<a>',
+            False,
+        ),  # `..` after a return: no earlier value in reach
+        (
+            '<r><a>x\n<g>"1"',
+            '<l>{"c": "1", "a": "2"}<a>',
+            True,
+        ),  # back in a caller: any names, any order
+    ],
+)
+def test_a_line_frame_carries_the_previous_frames_keys(last, obj, ok):
+    texts = [*'{}":, ', *"abc1234.", "<c>", "<l>", "<r>", "<a>", "<f>", "x"]
+    ids = texts.index
+    names = {"a", "b", "c"}
+    prompt = f"{T.BEGIN_OF_TEXT}{T.TRACE_CONTEXT_START}ctx{T.FRAME_SEP}"
+    tokens = {"<c>": T.CALL_SEP, "<l>": T.LINE_SEP, "<r>": T.RETURN_SEP, "<a>": T.ACTION_SEP}
+    for short, tok in {**tokens, "<g>": T.ARG_SEP}.items():
+        last = last.replace(short, tok)
+    prompt += last + T.FRAME_SEP
+    keys = KeyConstraint(
+        names,
+        texts,
+        {ids("<c>"), ids("<l>")},
+        ids("<a>"),
+        line_open=ids("<l>"),
+        carried=carried_keys(prompt),
+    )
+    written = obj.replace("<a>", "").replace("<l>", "").replace("<c>", "")
+    opener = ids(obj[:3])
+    keys.advance(opener)
+    assert (_accepted(keys, written, texts) and keys.accepts(ids("<a>"))) == ok
+
+
+def test_carried_keys_of_a_prompt():
+    head = f"{T.BEGIN_OF_TEXT}{T.TRACE_CONTEXT_START}x = 1\n{T.FRAME_SEP}"
+    line = f'{T.LINE_SEP}{{"a": "1", "b": ".."}}{T.ACTION_SEP}x = 1\n{T.FRAME_SEP}'
+    assert carried_keys(head) == () and carried_keys(head + T.LINE_SEP) == ()
+    assert carried_keys(head + line) == ("a", "b") == carried_keys(head + line + T.LINE_SEP)
+    assert carried_keys(head + f'{T.RETURN_SEP}{T.ACTION_SEP}x\n{T.ARG_SEP}"1"{T.FRAME_SEP}') == ()
+    assert carried_keys(head + f"{T.LINE_SEP}{{oops{T.FRAME_SEP}") is None
+    assert deletes_names("def g():\n    del x\n") and not deletes_names("model = 1\n")
 
 
 def test_a_key_must_be_a_name_of_the_context():

@@ -19,8 +19,12 @@ from opencwm.world.constrain import (
     ChoiceTrie,
     KeyConstraint,
     LineTrie,
+    ScopeLines,
+    carried_keys,
     context_names,
     context_of,
+    deletes_names,
+    last_frame,
 )
 
 STOPS = (T.FRAME_SEP, T.END_OF_TEXT)
@@ -88,8 +92,9 @@ class LocalBackend:
         self._cache = None
         self._next_logits = None
         self.reuse_cache = True
-        # per context seen lately (a batch decodes several programs at once)
-        self._tries: dict[str, tuple[LineTrie, set[str]]] = {}
+        # per context seen lately (a batch decodes several programs at once):
+        # its lines' trie, its names, its functions' lines and their tries
+        self._tries: dict[str, tuple[LineTrie, set[str], ScopeLines, dict]] = {}
         self._batch = None  # the `BatchDecoder`, made on first use
         self.pad_id = self.tokenizer.pad_token_id or 0  # only ever under a zero mask
         self._texts: list[str] | None = None  # each token's text, for the key constraint
@@ -176,24 +181,51 @@ class LocalBackend:
         context = context_of(prompt)
         if context is None:
             return None, None
+        tok = self.tokenizer.backend_tokenizer
+
+        def encode(lines: list[str]) -> list[list[int]]:
+            return [e.ids for e in tok.encode_batch(lines, add_special_tokens=False)]
+
         if context not in self._tries:
-            tok = self.tokenizer.backend_tokenizer
-
-            def encode(lines: list[str]) -> list[list[int]]:
-                return [e.ids for e in tok.encode_batch(lines, add_special_tokens=False)]
-
             if len(self._tries) >= 64:
                 self._tries.pop(next(iter(self._tries)))
-            self._tries[context] = (LineTrie(context, encode), context_names(context))
-        trie, names = self._tries[context]
+            self._tries[context] = (
+                LineTrie(context, encode),
+                context_names(context),
+                ScopeLines(context),
+                {},
+            )
+        trie, names, scopes, scoped_tries = self._tries[context]
         if self._texts is None:
             self._texts = [self.tokenizer.decode([i]) for i in range(len(self.tokenizer))]
         ids = self.tokenizer.convert_tokens_to_ids
         action_sep, opens = ids(T.ACTION_SEP), {ids(T.CALL_SEP), ids(T.LINE_SEP)}
-        lines = ActionConstraint(trie, action_sep, prompt.endswith(T.ACTION_SEP))
-        keys = KeyConstraint(names, self._texts, opens, action_sep)
-        if prompt.endswith((T.CALL_SEP, T.LINE_SEP)):
-            keys.advance(ids(T.LINE_SEP))
+        last = last_frame(prompt)
+        scoped = None
+        if last is not None and (allowed := scopes.after(last[0], last[2])) is not None:
+            if allowed not in scoped_tries:
+                scoped_tries[allowed] = ChoiceTrie([line + "\n" for line in allowed], encode)
+            scoped = scoped_tries[allowed]
+        forced = next((t for t in T.EVENT_TOKENS.values() if prompt.endswith(t)), None)
+        lines = ActionConstraint(
+            trie,
+            action_sep,
+            prompt.endswith(T.ACTION_SEP),
+            scoped=scoped,
+            scoped_after=frozenset(ids([T.LINE_SEP, T.RETURN_SEP, T.EXCEPTION_SEP])),
+            event=ids(forced) if forced else None,
+        )
+        keys = KeyConstraint(
+            names,
+            self._texts,
+            opens,
+            action_sep,
+            line_open=ids(T.LINE_SEP),
+            carried=carried_keys(prompt),
+            ordered=not deletes_names(context),
+        )
+        if forced in (T.CALL_SEP, T.LINE_SEP):
+            keys.advance(ids(forced))
         return lines, keys
 
     def _extend(self, tok: int):

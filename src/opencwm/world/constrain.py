@@ -17,6 +17,7 @@ and the next special token is always encoded on its own.
 from __future__ import annotations
 
 from opencwm.trace import tokens as T
+from opencwm.trace.cwm import TraceFormatError, parse_frame
 from opencwm.trace.source import source_lines, strip_marker
 
 Node = dict[int, "Node"]
@@ -41,11 +42,27 @@ class ActionConstraint:
     Free text until `<|action_sep|>`; then a walk down the trie until a line
     is complete (a leaf: no line's tokens extend another's, since each ends
     at its only newline); then free again (`<|arg_sep|>` or `<|frame_sep|>`).
+    A line, return or exception frame that continues the activation of the
+    frame before it names a line of that activation's function: after one
+    of `scoped_after` (those events' tokens, written or `event` forced in
+    the prompt) the walk is down `scoped`, those lines only (`ScopeLines`).
     """
 
-    def __init__(self, trie: LineTrie, action_sep: int, in_action: bool = False) -> None:
+    def __init__(
+        self,
+        trie: LineTrie,
+        action_sep: int,
+        in_action: bool = False,
+        *,
+        scoped: LineTrie | None = None,
+        scoped_after: frozenset[int] = frozenset(),
+        event: int | None = None,
+    ) -> None:
         self.trie = trie
         self.action_sep = action_sep
+        self.scoped = scoped if scoped is not None and scoped.root else None
+        self.scoped_after = scoped_after
+        self.use = self.scoped if self.scoped and event in scoped_after else trie
         self.node: Node | None = trie.root if in_action and trie.root else None
 
     def allowed(self) -> list[int] | None:
@@ -56,8 +73,85 @@ class ActionConstraint:
         if self.node is not None:
             nxt = self.node.get(tok)
             self.node = nxt if nxt else None  # a leaf (or an unforeseen token): free again
-        elif tok == self.action_sep and self.trie.root:
-            self.node = self.trie.root
+        elif tok == self.action_sep and self.use.root:
+            self.node = self.use.root
+        elif tok in self.scoped_after and self.scoped:
+            self.use = self.scoped
+
+
+class ScopeLines:
+    """Which lines a frame may name once the frame before it fixes the
+    activation (a call or line frame; the next line, return or exception
+    frame is in the same function, as on every corpus here).
+
+    A function's lines are those of its `def` through its end, less the
+    bodies of the functions and classes defined in it (their frames come
+    after a call); lambdas and comprehensions stay with the statement they
+    are written in. A line's text may occur in several functions: the
+    lines of each are allowed. Unknown (None) where the source does not
+    parse or the frame's line is not in it.
+    """
+
+    def __init__(self, context: str) -> None:
+        import ast
+
+        self.lines = [strip_marker(line) for line in source_lines(context)]
+        self.by_text: dict[str, list[int]] = {}
+        for i, text in enumerate(self.lines, 1):
+            self.by_text.setdefault(text, []).append(i)
+        self.owner: dict[int, int] = {}  # line -> its scope (an index into self.own)
+        self.own: list[frozenset[str]] = []
+        self.heads: dict[int, list[int]] = {}  # a call frame's line -> the scopes it enters
+        try:
+            tree = ast.parse("\n".join(self.lines))
+        except (SyntaxError, ValueError):
+            self.owner = {}
+            return
+        self._add(tree, 1, len(self.lines))
+
+    def _add(self, node, first: int, last: int) -> int:
+        index = len(self.own)
+        self.own.append(frozenset())
+        mine = set(range(first, last + 1))
+        for child in _defined_in(node):
+            start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+            inner = self._add(child, start, child.end_lineno)
+            for head in {start, child.lineno}:
+                self.heads.setdefault(head, []).append(inner)
+            mine -= set(range(max(child.body[0].lineno, child.lineno + 1), child.end_lineno + 1))
+        for line in mine:
+            self.owner[line] = index
+        self.own[index] = frozenset(self.lines[i - 1] for i in mine if self.lines[i - 1].strip())
+        return index
+
+    def after(self, event: str, source: str) -> frozenset[str] | None:
+        """Texts of the lines a line, return or exception frame may name
+        after a frame (`event`, `source`) of its activation."""
+        if event not in ("call", "line") or not self.owner:
+            return None
+        scopes: set[int] = set()
+        for line in self.by_text.get(source, []):
+            if event == "call" and line in self.heads:  # a fresh call
+                scopes.update(self.heads[line])
+            elif line in self.owner:  # a line frame, or a generator resumed at this line
+                scopes.add(self.owner[line])
+        if not scopes:
+            return None
+        return frozenset().union(*(self.own[s] for s in scopes))
+
+
+def _defined_in(scope):
+    """The functions and classes defined in `scope` itself, not in one
+    nested in it."""
+    import ast
+
+    todo = list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            yield node
+        else:
+            todo.extend(ast.iter_child_nodes(node))
 
 
 def context_of(prompt: str) -> str | None:
@@ -75,7 +169,7 @@ _SHAPE = {
     ("first", "}"): "done",
     ("colon", ":"): "colon2",
     ("colon2", " "): "colon3",
-    ("colon3", '"'): "val",
+    ("colon3", '"'): "val0",
     ("post", ","): "comma",
     ("comma", " "): "obj",
     ("obj", '"'): "key",
@@ -86,49 +180,94 @@ it (`{"a": "1", "b": "2"}`), the only way the codec writes it."""
 
 
 class KeyConstraint:
-    """The locals' keys must be names written in the context.
+    """The locals' keys must be names written in the context, and where the
+    previous frame fixes them, exactly its keys first.
 
     A key is a variable of the program, so it is an identifier of its
     source; a small model's other common mistake is to write a name that
-    is frequent in its corpus instead (`n` for `numbers`). Values stay
-    free. The JSON of the locals is followed character by character (the
-    decoded text of each token): outside strings only its shape is allowed,
-    and a key that is not a prefix of a context name, or is closed while not
-    being one, is refused.
+    is frequent in its corpus instead (`n` for `numbers`). A line frame
+    that continues the activation of the frame before it (a call or line
+    frame) keeps that frame's keys in their order, since a function's
+    locals only grow (Python keeps them in the order they were first
+    bound), and appends the names bound since; only those carried keys may
+    be `".."` (the codec's diff rule). On every corpus here that held for
+    all such frames but those after a `del`, so a program with `del` keeps
+    the order free. Values stay free otherwise. The JSON of the locals is
+    followed character by character (the decoded text of each token):
+    outside strings only its shape is allowed, and a key that is not a
+    prefix of an allowed name, or is closed while not being one, is refused.
     """
 
-    def __init__(self, names: set[str], texts: list[str], opens: set[int], action_sep: int):
+    def __init__(
+        self,
+        names: set[str],
+        texts: list[str],
+        opens: set[int],
+        action_sep: int,
+        *,
+        line_open: int | None = None,
+        carried: tuple[str, ...] | None = None,
+        ordered: bool = True,
+    ):
         """`texts[i]`: token i's decoded text; `opens`: the event tokens
-        after which a locals object follows (`<|call_sep|>`, `<|line_sep|>`)."""
+        after which a locals object follows (`<|call_sep|>`, `<|line_sep|>`).
+        `carried`: the keys of the previous frame if it is a call or line
+        frame, `()` if it is another event or there is none, None if unknown
+        (then keys are only checked to be names, and values not at all);
+        they bind a locals object opened by `line_open` (`<|line_sep|>`).
+        `ordered`: carried keys must come first, in order (off for a
+        program that deletes names)."""
         self.names = names
         self.texts = texts
         self.opens = opens
         self.action_sep = action_sep
+        self.line_open = line_open
+        self.carried = carried
+        self.ordered = ordered
+        self._carry: tuple[str, ...] | None = None  # for the object being written
         # (where in the JSON, key so far, keys already written): None outside
-        self.state: tuple[str, str, frozenset[str]] | None = None
+        self.state: tuple[str, str, tuple[str, ...]] | None = None
 
     @property
     def active(self) -> bool:
         """Inside a locals object: only there are tokens checked."""
         return self.state is not None
 
-    def _walk(self, tok: int) -> tuple[str, str, frozenset[str]] | None:
-        """The state after `tok`, or None if it writes a key that is not a
-        name (or one already written) or breaks the object's shape."""
+    def _allowed(self, used: tuple[str, ...]) -> set[str]:
+        """The names the next key may be."""
+        carry = self._carry
+        if carry and self.ordered and len(used) < len(carry):
+            return {carry[len(used)]}
+        return self.names - set(used)
+
+    def _may_close(self, used: tuple[str, ...]) -> bool:
+        return not (self._carry and self.ordered) or len(used) >= len(self._carry)
+
+    def _walk(self, tok: int) -> tuple[str, str, tuple[str, ...]] | None:
+        """The state after `tok`, or None if it writes a key that is not
+        allowed (or one already written), a `".."` with no earlier value, or
+        breaks the object's shape."""
         assert self.state is not None
         where, key, used = self.state
         for ch in self.texts[tok] if tok < len(self.texts) else "":
             if where == "key":
-                if ch == '"' and key in self.names and key not in used:
-                    where, used = "colon", used | {key}
-                elif ch != '"' and any(n.startswith(key + ch) for n in self.names - used):
+                allowed = self._allowed(used)
+                if ch == '"' and key in allowed:
+                    where, used = "colon", (*used, key)
+                elif ch != '"' and any(n.startswith(key + ch) for n in allowed):
                     key += ch
                 else:
                     return None
+            elif where == "val0":  # a value's first character: `..` only for carried keys
+                if ch == "." and self._carry is not None and key not in self._carry:
+                    return None
+                where = {"\\": "esc", '"': "post"}.get(ch, "val")
             elif where == "val":
                 where = {"\\": "esc", '"': "post"}.get(ch, "val")
             elif where == "esc":
                 where = "val"
+            elif ch == "}" and where in ("first", "post") and not self._may_close(used):
+                return None  # carried keys still to come
             elif (where, ch) in _SHAPE:
                 where = _SHAPE[where, ch]
                 key = "" if where == "key" else key
@@ -145,11 +284,50 @@ class KeyConstraint:
 
     def advance(self, tok: int) -> None:
         if tok in self.opens:
-            self.state = ("pre", "", frozenset())
+            known = self.carried is not None
+            self._carry = (self.carried if tok == self.line_open else ()) if known else None
+            self.state = ("pre", "", ())
         elif tok == self.action_sep:
             self.state = None
         elif self.state is not None:
             self.state = self._walk(tok) or self.state
+
+
+def last_frame(prompt: str) -> tuple[str, dict[str, str] | None, str, str | None] | None:
+    """The prompt's last whole frame, parsed (`parse_frame`), a forced event
+    token after it aside; an empty event when the context is all there is;
+    None when it does not parse."""
+    body = prompt.removesuffix(T.ACTION_SEP)
+    for tok in T.EVENT_TOKENS.values():
+        body = body.removesuffix(tok)
+    if not body.endswith(T.FRAME_SEP):
+        return None
+    head, _, last = body[: -len(T.FRAME_SEP)].rpartition(T.FRAME_SEP)
+    if not head:  # `last` is the context itself: no frame yet
+        return "", None, "", None
+    try:
+        return parse_frame(last)
+    except TraceFormatError:
+        return None
+
+
+def carried_keys(prompt: str) -> tuple[str, ...] | None:
+    """The keys a line frame written next carries over (see `KeyConstraint`):
+    those of the prompt's last frame if it is a call or line frame, `()`
+    after any other event or at the first frame, None if that frame does
+    not parse."""
+    last = last_frame(prompt)
+    if last is None:
+        return None
+    event, raw, _, _ = last
+    return tuple(raw) if event in ("call", "line") and raw is not None else ()
+
+
+def deletes_names(context: str) -> bool:
+    """Whether the program has a `del` statement (locals may then shrink)."""
+    import re
+
+    return re.search(r"(^|[\s;:])del\s", context, re.M) is not None
 
 
 def context_names(context: str) -> set[str]:
