@@ -201,7 +201,9 @@ class LocalBackend:
         ids = self.tokenizer.convert_tokens_to_ids
         action_sep, opens = ids(T.ACTION_SEP), {ids(T.CALL_SEP), ids(T.LINE_SEP)}
         last = last_frame(prompt)
-        scoped = None
+        scoped = scope_names = None
+        if last is not None:
+            scope_names = scopes.names_after(last[0], last[2])
         if last is not None and (allowed := scopes.after(last[0], last[2])) is not None:
             if allowed not in scoped_tries:
                 scoped_tries[allowed] = ChoiceTrie([line + "\n" for line in allowed], encode)
@@ -223,6 +225,8 @@ class LocalBackend:
             line_open=ids(T.LINE_SEP),
             carried=carried_keys(prompt),
             ordered=not deletes_names(context),
+            scope_names=scope_names,
+            specials=frozenset(ids(list(T.SPECIAL_TOKENS))),
         )
         if forced in (T.CALL_SEP, T.LINE_SEP):
             keys.advance(ids(forced))

@@ -16,6 +16,8 @@ and the next special token is always encoded on its own.
 
 from __future__ import annotations
 
+import symtable
+
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import TraceFormatError, parse_frame
 from opencwm.trace.source import source_lines, strip_marker
@@ -102,20 +104,25 @@ class ScopeLines:
         self.owner: dict[int, int] = {}  # line -> its scope (an index into self.own)
         self.own: list[frozenset[str]] = []
         self.heads: dict[int, list[int]] = {}  # a call frame's line -> the scopes it enters
+        self.names: list[frozenset[str] | None] = []  # a function's frames' possible keys
         try:
-            tree = ast.parse("\n".join(self.lines))
+            text = "\n".join(self.lines)
+            tree = ast.parse(text)
+            table = symtable.symtable(text, "<context>", "exec")
         except (SyntaxError, ValueError):
             self.owner = {}
             return
-        self._add(tree, 1, len(self.lines))
+        self._add(tree, 1, len(self.lines), table)
 
-    def _add(self, node, first: int, last: int) -> int:
+    def _add(self, node, first: int, last: int, table) -> int:
         index = len(self.own)
         self.own.append(frozenset())
+        function = table is not None and table.get_type() == "function"
+        self.names.append(_frame_names(table) if function else None)
         mine = set(range(first, last + 1))
         for child in _defined_in(node):
             start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
-            inner = self._add(child, start, child.end_lineno)
+            inner = self._add(child, start, child.end_lineno, _table_of(table, child))
             for head in {start, child.lineno}:
                 self.heads.setdefault(head, []).append(inner)
             mine -= set(range(max(child.body[0].lineno, child.lineno + 1), child.end_lineno + 1))
@@ -124,20 +131,62 @@ class ScopeLines:
         self.own[index] = frozenset(self.lines[i - 1] for i in mine if self.lines[i - 1].strip())
         return index
 
-    def after(self, event: str, source: str) -> frozenset[str] | None:
-        """Texts of the lines a line, return or exception frame may name
-        after a frame (`event`, `source`) of its activation."""
-        if event not in ("call", "line") or not self.owner:
-            return None
+    def _scopes(self, event: str, source: str) -> set[int]:
+        """The functions an activation may be in after a frame of it."""
         scopes: set[int] = set()
+        if event not in ("call", "line") or not self.owner:
+            return scopes
         for line in self.by_text.get(source, []):
             if event == "call" and line in self.heads:  # a fresh call
                 scopes.update(self.heads[line])
             elif line in self.owner:  # a line frame, or a generator resumed at this line
                 scopes.add(self.owner[line])
+        return scopes
+
+    def after(self, event: str, source: str) -> frozenset[str] | None:
+        """Texts of the lines a line, return or exception frame may name
+        after a frame (`event`, `source`) of its activation."""
+        scopes = self._scopes(event, source)
         if not scopes:
             return None
         return frozenset().union(*(self.own[s] for s in scopes))
+
+    def names_after(self, event: str, source: str) -> frozenset[str] | None:
+        """The names a line frame after a frame (`event`, `source`) of its
+        activation may hold: its function's parameters, locals and free
+        variables (and those of the lambdas and comprehensions written in
+        it, which run as activations of their own on the same lines); None
+        where not known (module or class code, or no function fixed)."""
+        scopes = self._scopes(event, source)
+        if not scopes or any(self.names[s] is None for s in scopes):
+            return None
+        return frozenset().union(*(self.names[s] for s in scopes))
+
+
+_INLINE = ("lambda", "listcomp", "setcomp", "dictcomp", "genexpr")
+"""Symbol tables of code written inside a statement (its lines are the
+statement's)."""
+
+
+def _frame_names(table) -> frozenset[str]:
+    """Names a frame of `table`'s function (or of the lambdas and
+    comprehensions in it) can hold as locals."""
+    names = {
+        s.get_name() for s in table.get_symbols() if s.is_local() or s.is_parameter() or s.is_free()
+    }
+    for child in table.get_children():
+        if child.get_name() in _INLINE:
+            names |= _frame_names(child)
+    return frozenset(names)
+
+
+def _table_of(table, node):
+    """The symbol table of the function or class `node` defined in `table`'s
+    scope; None if there is none to be found (then its names are not known)."""
+    for child in table.get_children() if table is not None else ():
+        if child.get_name() == node.name and child.get_lineno() == node.lineno:
+            return child
+    return None
 
 
 def _defined_in(scope):
@@ -208,6 +257,8 @@ class KeyConstraint:
         line_open: int | None = None,
         carried: tuple[str, ...] | None = None,
         ordered: bool = True,
+        scope_names: frozenset[str] | None = None,
+        specials: frozenset[int] = frozenset(),
     ):
         """`texts[i]`: token i's decoded text; `opens`: the event tokens
         after which a locals object follows (`<|call_sep|>`, `<|line_sep|>`).
@@ -216,7 +267,11 @@ class KeyConstraint:
         (then keys are only checked to be names, and values not at all);
         they bind a locals object opened by `line_open` (`<|line_sep|>`).
         `ordered`: carried keys must come first, in order (off for a
-        program that deletes names)."""
+        program that deletes names). `scope_names`: what a line object may
+        hold besides, when the activation's function is known (its
+        parameters, locals and free variables: `ScopeLines.names_after`).
+        `specials`: the format's own tokens, which never occur inside the
+        object (a stop token there would cut the frame short)."""
         self.names = names
         self.texts = texts
         self.opens = opens
@@ -224,7 +279,10 @@ class KeyConstraint:
         self.line_open = line_open
         self.carried = carried
         self.ordered = ordered
+        self.scope_names = scope_names
+        self.specials = specials
         self._carry: tuple[str, ...] | None = None  # for the object being written
+        self._pool = names  # the names its keys are drawn from
         # (where in the JSON, key so far, keys already written): None outside
         self.state: tuple[str, str, tuple[str, ...]] | None = None
 
@@ -238,7 +296,7 @@ class KeyConstraint:
         carry = self._carry
         if carry and self.ordered and len(used) < len(carry):
             return {carry[len(used)]}
-        return self.names - set(used)
+        return self._pool - set(used)
 
     def _may_close(self, used: tuple[str, ...]) -> bool:
         return not (self._carry and self.ordered) or len(used) >= len(self._carry)
@@ -280,12 +338,14 @@ class KeyConstraint:
             return True
         if tok == self.action_sep:
             return self.state[0] == "done"
-        return tok not in self.opens and self._walk(tok) is not None
+        return tok not in self.specials and tok not in self.opens and self._walk(tok) is not None
 
     def advance(self, tok: int) -> None:
         if tok in self.opens:
             known = self.carried is not None
             self._carry = (self.carried if tok == self.line_open else ()) if known else None
+            line = tok == self.line_open and self.scope_names is not None
+            self._pool = self.scope_names | set(self._carry or ()) if line else self.names
             self.state = ("pre", "", ())
         elif tok == self.action_sep:
             self.state = None
