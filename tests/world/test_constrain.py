@@ -93,6 +93,32 @@ def test_a_frame_of_the_same_activation_names_a_line_of_its_function():
     assert lines.after("call", "def sq(x):") == {"def sq(x):", "    return x * x"}
     assert lines.after("return", "    return out") is None  # back in a caller: not known here
     assert lines.after("line", "not a line of it") is None
+    assert lines.names_after("line", "    out = []") == {"xs", "out", "x"}  # not sq, not append
+    assert lines.names_after("call", "def sq(x):") == {"x"}
+    comp = ScopeLines("def f(xs, k):\n    return [x * k for x in xs]\n")
+    assert comp.names_after("call", "def f(xs, k):") == {"xs", "k", "x"}  # the listcomp's own
+
+
+def test_a_line_object_holds_only_names_of_its_function_and_no_special_token():
+    texts = [*'{}":, ', *"abcd1.", "<c>", "<l>", "<a>", "<f>"]
+    ids = texts.index
+    keys = KeyConstraint(
+        {"a", "b", "c", "d"},
+        texts,
+        {ids("<c>"), ids("<l>")},
+        ids("<a>"),
+        line_open=ids("<l>"),
+        carried=("a",),
+        scope_names=frozenset({"a", "b"}),
+        specials=frozenset({ids("<f>")}),
+    )
+    keys.advance(ids("<l>"))
+    assert _accepted(keys, '{"a": "1", "', texts)
+    assert not keys.accepts(ids("c"))  # a name of the program, not of this function
+    assert _accepted(keys, 'b": "', texts)
+    assert not keys.accepts(ids("<f>"))  # a stop token would cut the frame short
+    keys.advance(ids("<c>"))  # a call object: any name of the program again
+    assert _accepted(keys, '{"c": "1"}', texts)
 
 
 def _accepted(keys: KeyConstraint, text: str, texts: list[str]) -> bool:

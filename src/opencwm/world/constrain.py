@@ -172,8 +172,10 @@ def _frame_names(table) -> frozenset[str]:
     """Names a frame of `table`'s function (or of the lambdas and
     comprehensions in it) can hold as locals."""
     names = {
-        s.get_name() for s in table.get_symbols() if s.is_local() or s.is_parameter() or s.is_free()
-    }
+        s.get_name()
+        for s in table.get_symbols()
+        if (s.is_local() or s.is_parameter() or s.is_free()) and s.get_name()[0] != "."
+    }  # `.0`, a comprehension's iterator, is never recorded
     for child in table.get_children():
         if child.get_name() in _INLINE:
             names |= _frame_names(child)
