@@ -19,6 +19,7 @@ from opencwm.world.constrain import (
     carried_keys,
     context_of,
     deletes_names,
+    last_values,
 )
 from opencwm.world.rollout import RolloutConfig, rollout
 
@@ -97,6 +98,59 @@ def test_a_frame_of_the_same_activation_names_a_line_of_its_function():
     assert lines.names_after("call", "def sq(x):") == {"x"}
     comp = ScopeLines("def f(xs, k):\n    return [x * k for x in xs]\n")
     assert comp.names_after("call", "def f(xs, k):") == {"xs", "k", "x"}  # the listcomp's own
+
+
+LOOP = """def f(xs, k):
+    total = 0
+    name = 'x'
+    for x in xs:
+        total += x * k
+    return total, name
+"""
+
+
+def test_immutable_values_a_line_does_not_rebind_are_unchanged():
+    lines = ScopeLines(LOOP)
+    values = {"xs": "[1, 2]", "k": "3", "total": "0", "name": "'x'", "x": "1"}
+    # the loop header rebinds x; xs is a list (mutable: a call could change it)
+    assert lines.unchanged_after("line", "    for x in xs:", values) == {"k", "total", "name"}
+    assert lines.unchanged_after("line", "        total += x * k", values) == {"k", "name", "x"}
+    assert lines.unchanged_after("call", "def f(xs, k):", values) == {"k", "total", "name", "x"}
+    assert lines.unchanged_after("return", "    return total, name", values) == set()
+    assert lines.unchanged_after("line", "    name = 'x'", {**values, "k": None}) == {"total", "x"}
+    shared = ScopeLines("def f():\n    n = 0\n    def g():\n        nonlocal n\n        n += 1\n")
+    assert shared.unchanged_after("line", "    n = 0", {"n": "0"}) == set()  # g may rebind n
+
+
+def test_last_values_resolve_unchanged_marks_back_through_the_activation():
+    head = f"{T.BEGIN_OF_TEXT}{T.TRACE_CONTEXT_START}ctx{T.FRAME_SEP}"
+    frames = [
+        f'{T.CALL_SEP}{{"a": "1"}}{T.ACTION_SEP}def f(a):\n{T.FRAME_SEP}',
+        f'{T.LINE_SEP}{{"a": ".."}}{T.ACTION_SEP}    b = 2\n{T.FRAME_SEP}',
+        f'{T.LINE_SEP}{{"a": "..", "b": "2"}}{T.ACTION_SEP}    c = 3\n{T.FRAME_SEP}',
+    ]
+    assert last_values(head + "".join(frames) + T.LINE_SEP) == {"a": "1", "b": "2"}
+    assert last_values(head + "".join(frames[1:])) == {"a": None, "b": "2"}  # out of the window
+
+
+def test_a_fixed_key_is_written_unchanged():
+    texts = [*'{}":, ', *"ab12.", "<c>", "<l>", "<a>"]
+    ids = texts.index
+    keys = KeyConstraint(
+        {"a", "b"},
+        texts,
+        {ids("<c>"), ids("<l>")},
+        ids("<a>"),
+        line_open=ids("<l>"),
+        carried=("a", "b"),
+        fixed=frozenset({"a"}),
+    )
+    keys.advance(ids("<l>"))
+    assert not _accepted(keys, '{"a": "2', texts)
+    keys.advance(ids("<l>"))
+    assert not _accepted(keys, '{"a": ".2', texts)
+    keys.advance(ids("<l>"))
+    assert _accepted(keys, '{"a": "..", "b": "2"}', texts) and keys.accepts(ids("<a>"))
 
 
 def test_a_line_object_holds_only_names_of_its_function_and_no_special_token():

@@ -25,6 +25,7 @@ from opencwm.world.constrain import (
     context_of,
     deletes_names,
     last_frame,
+    last_values,
 )
 
 STOPS = (T.FRAME_SEP, T.END_OF_TEXT)
@@ -202,8 +203,10 @@ class LocalBackend:
         action_sep, opens = ids(T.ACTION_SEP), {ids(T.CALL_SEP), ids(T.LINE_SEP)}
         last = last_frame(prompt)
         scoped = scope_names = None
+        fixed: frozenset[str] = frozenset()
         if last is not None:
             scope_names = scopes.names_after(last[0], last[2])
+            fixed = scopes.unchanged_after(last[0], last[2], last_values(prompt))
         if last is not None and (allowed := scopes.after(last[0], last[2])) is not None:
             if allowed not in scoped_tries:
                 scoped_tries[allowed] = ChoiceTrie([line + "\n" for line in allowed], encode)
@@ -227,6 +230,7 @@ class LocalBackend:
             ordered=not deletes_names(context),
             scope_names=scope_names,
             specials=frozenset(ids(list(T.SPECIAL_TOKENS))),
+            fixed=fixed,
         )
         if forced in (T.CALL_SEP, T.LINE_SEP):
             keys.advance(ids(forced))

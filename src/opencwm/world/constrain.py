@@ -16,6 +16,7 @@ and the next special token is always encoded on its own.
 
 from __future__ import annotations
 
+import re
 import symtable
 
 from opencwm.trace import tokens as T
@@ -105,6 +106,8 @@ class ScopeLines:
         self.own: list[frozenset[str]] = []
         self.heads: dict[int, list[int]] = {}  # a call frame's line -> the scopes it enters
         self.names: list[frozenset[str] | None] = []  # a function's frames' possible keys
+        self.bound: dict[int, set[str]] = {}  # line -> the names running it may (re)bind
+        self.nonlocal_: set[str] = set()  # names a nested function may rebind at any time
         try:
             text = "\n".join(self.lines)
             tree = ast.parse(text)
@@ -113,6 +116,10 @@ class ScopeLines:
             self.owner = {}
             return
         self._add(tree, 1, len(self.lines), table)
+        self.bound = _bound_by_line(tree)
+        self.nonlocal_ = {
+            n for node in ast.walk(tree) if isinstance(node, ast.Nonlocal) for n in node.names
+        }
 
     def _add(self, node, first: int, last: int, table) -> int:
         index = len(self.own)
@@ -151,6 +158,29 @@ class ScopeLines:
             return None
         return frozenset().union(*(self.own[s] for s in scopes))
 
+    def unchanged_after(
+        self, event: str, source: str, values: dict[str, str | None]
+    ) -> frozenset[str]:
+        """The keys of a frame (`event`, `source`, resolved `values`; None
+        where unknown) that the next line frame of its activation must write
+        `".."`: an immutable value (int, float, str, bytes, bool, None) can
+        only change by being rebound, and running the frame's line rebinds
+        none of them (no assignment, loop or `with` target, import, `def`,
+        `except ... as`, walrus or `del` on it, nor a `nonlocal` anywhere).
+        A fresh call has run nothing yet. Empty where not known."""
+        if event not in ("call", "line") or not self.owner:
+            return frozenset()
+        lines = self.by_text.get(source, [])
+        if not lines:
+            return frozenset()
+        fresh = event == "call" and all(line in self.heads for line in lines)
+        bound = set() if fresh else set().union(*(self.bound.get(line, set()) for line in lines))
+        return frozenset(
+            k
+            for k, v in values.items()
+            if v is not None and k not in bound and k not in self.nonlocal_ and _immutable(v)
+        )
+
     def names_after(self, event: str, source: str) -> frozenset[str] | None:
         """The names a line frame after a frame (`event`, `source`) of its
         activation may hold: its function's parameters, locals and free
@@ -161,6 +191,81 @@ class ScopeLines:
         if not scopes or any(self.names[s] is None for s in scopes):
             return None
         return frozenset().union(*(self.names[s] for s in scopes))
+
+
+_IMMUTABLE = re.compile(
+    r"-?\d+|-?(\d+\.\d*|\d*\.\d+|\d+)(e[-+]?\d+)?|-?inf|nan|None|True|False"
+    r"|b?'.*|b?\".*",
+    re.S,
+)
+"""Reprs of values that cannot change without being rebound (a string's
+repr starts with its quote, even when cut at the repr cap)."""
+
+
+def _immutable(value: str) -> bool:
+    return _IMMUTABLE.fullmatch(value) is not None
+
+
+def _bound_by_line(tree) -> dict[int, set[str]]:
+    """For each line, the names that running it may bind or unbind.
+
+    A simple statement may bind its names on any of its lines; a compound
+    one binds its header's (a loop or `with` target, a walrus in a test,
+    a `def`'s or `class`'s name, an `except ... as` name) on its header's
+    lines. Comprehensions and lambdas count with the statement they are in
+    (a superset: their own names are theirs)."""
+    import ast
+
+    out: dict[int, set[str]] = {}
+
+    def add(names: set[str], first: int, last: int) -> None:
+        for line in range(first, last + 1):
+            out.setdefault(line, set()).update(names)
+
+    def header_end(node) -> int:
+        body = getattr(node, "body", None)
+        return max(node.lineno, body[0].lineno - 1) if body else node.end_lineno
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ExceptHandler):
+            add({node.name} if node.name else set(), node.lineno, header_end(node))
+        if not isinstance(node, ast.stmt):
+            continue
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            add({node.name}, first, header_end(node))
+            continue
+        compound = hasattr(node, "body")
+        parts = _header_parts(node) if compound else [node]
+        names: set[str] = set()
+        for part in parts:
+            for sub in ast.walk(part):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
+                    names.add(sub.id)
+                elif isinstance(sub, ast.alias):
+                    names.add((sub.asname or sub.name).split(".")[0])
+                elif isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name:
+                    names.add(sub.name)
+                elif isinstance(sub, ast.MatchMapping) and sub.rest:
+                    names.add(sub.rest)
+        if names:
+            add(names, node.lineno, header_end(node) if compound else node.end_lineno)
+    return out
+
+
+def _header_parts(node) -> list:
+    """What a compound statement runs on its header's lines."""
+    import ast
+
+    if isinstance(node, ast.For | ast.AsyncFor):
+        return [node.target, node.iter]
+    if isinstance(node, ast.While | ast.If):
+        return [node.test]
+    if isinstance(node, ast.With | ast.AsyncWith):
+        return list(node.items)
+    if isinstance(node, ast.Match):  # its cases' patterns bind on their own lines: all of it
+        return [node]
+    return []
 
 
 _INLINE = ("lambda", "listcomp", "setcomp", "dictcomp", "genexpr")
@@ -261,6 +366,7 @@ class KeyConstraint:
         ordered: bool = True,
         scope_names: frozenset[str] | None = None,
         specials: frozenset[int] = frozenset(),
+        fixed: frozenset[str] = frozenset(),
     ):
         """`texts[i]`: token i's decoded text; `opens`: the event tokens
         after which a locals object follows (`<|call_sep|>`, `<|line_sep|>`).
@@ -273,7 +379,9 @@ class KeyConstraint:
         hold besides, when the activation's function is known (its
         parameters, locals and free variables: `ScopeLines.names_after`).
         `specials`: the format's own tokens, which never occur inside the
-        object (a stop token there would cut the frame short)."""
+        object (a stop token there would cut the frame short). `fixed`:
+        carried keys whose value cannot have changed, written `".."` in a
+        line object (`ScopeLines.unchanged_after`)."""
         self.names = names
         self.texts = texts
         self.opens = opens
@@ -283,6 +391,8 @@ class KeyConstraint:
         self.ordered = ordered
         self.scope_names = scope_names
         self.specials = specials
+        self.fixed = fixed
+        self._fixed: frozenset[str] = frozenset()  # for the object being written
         self._carry: tuple[str, ...] | None = None  # for the object being written
         self._pool = names  # the names its keys are drawn from
         # (where in the JSON, key so far, keys already written): None outside
@@ -321,7 +431,16 @@ class KeyConstraint:
             elif where == "val0":  # a value's first character: `..` only for carried keys
                 if ch == "." and self._carry is not None and key not in self._carry:
                     return None
-                where = {"\\": "esc", '"': "post"}.get(ch, "val")
+                if key in self._fixed:
+                    if ch != ".":
+                        return None
+                    where = "dot"
+                else:
+                    where = {"\\": "esc", '"': "post"}.get(ch, "val")
+            elif where in ("dot", "dots"):  # the rest of a fixed key's `".."`
+                if ch != ("." if where == "dot" else '"'):
+                    return None
+                where = "dots" if where == "dot" else "post"
             elif where == "val":
                 where = {"\\": "esc", '"': "post"}.get(ch, "val")
             elif where == "esc":
@@ -347,6 +466,7 @@ class KeyConstraint:
             known = self.carried is not None
             self._carry = (self.carried if tok == self.line_open else ()) if known else None
             line = tok == self.line_open and self.scope_names is not None
+            self._fixed = self.fixed if tok == self.line_open else frozenset()
             self._pool = self.scope_names | set(self._carry or ()) if line else self.names
             self.state = ("pre", "", ())
         elif tok == self.action_sep:
@@ -373,6 +493,36 @@ def last_frame(prompt: str) -> tuple[str, dict[str, str] | None, str, str | None
         return None
 
 
+def last_values(prompt: str) -> dict[str, str | None]:
+    """The values of the prompt's last frame's locals, `".."` resolved by
+    walking back through the frames of its activation (None where the
+    window no longer shows the value, or a frame does not parse)."""
+    _, _, frames = prompt.partition(T.FRAME_SEP)
+    texts = frames.split(T.FRAME_SEP)[:-1]  # whole frames only
+    out: dict[str, str | None] = {}
+    todo: set[str] | None = None
+    for text in reversed(texts):
+        try:
+            event, raw, _, _ = parse_frame(text)
+        except TraceFormatError:
+            break
+        if event not in ("call", "line") or raw is None:
+            break
+        if todo is None:
+            todo = set(raw)
+            out = dict.fromkeys(raw)
+        for k in list(todo):
+            v = raw.get(k)
+            if v is None:
+                todo.discard(k)  # not in this frame: the `..` reached past its binding
+            elif v != T.UNCHANGED:
+                out[k] = v
+                todo.discard(k)
+        if not todo:
+            break
+    return out
+
+
 def carried_keys(prompt: str) -> tuple[str, ...] | None:
     """The keys a line frame written next carries over (see `KeyConstraint`):
     those of the prompt's last frame if it is a call or line frame, `()`
@@ -386,10 +536,12 @@ def carried_keys(prompt: str) -> tuple[str, ...] | None:
 
 
 def deletes_names(context: str) -> bool:
-    """Whether the program has a `del` statement (locals may then shrink)."""
+    """Whether the program can make a local go away: a `del` statement, or
+    an `except ... as name:` clause (Python deletes `name` when the handler
+    ends)."""
     import re
 
-    return re.search(r"(^|[\s;:])del\s", context, re.M) is not None
+    return re.search(r"(^|[\s;:])del\s|\bexcept\b[^\n:]*\bas\s", context, re.M) is not None
 
 
 def context_names(context: str) -> set[str]:
