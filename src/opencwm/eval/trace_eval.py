@@ -3,16 +3,19 @@
 For each finished trace of a corpus split, two runs of the model:
 
 - *teacher-forced*: for every frame after the call frame, the prompt is
-  the true prefix and the model writes one frame (greedy by default). One
-  `Imagined` serves the whole trace and each prompt extends the previous
-  one, so a local backend keeps its KV cache. Measures what the model
-  knows about one step, free of its earlier mistakes.
+  the true prefix and the model writes one frame (greedy by default).
+  Measures what the model knows about one step, free of its earlier
+  mistakes. Each step is decoded on its own, not read off one forward
+  over the true trace: that would score tokens, not the frame greedy
+  decoding (and its constraints) writes. The steps go to the backend
+  `batch_size` at a time; a local backend encodes a trace's shared prefix
+  once and reads it once per decoding step for all of them (`world/batch.py`).
 - *free-running*: the model continues from the recorded call frame until
   it returns, raises, writes an invalid frame or runs `2n + 16` frames (n
   = the real length; past that the trace is wrong anyway). Measures what
   a user of `predict` gets. The call frame comes from the corpus, so
   nothing runs in the sandbox and recorded traces (`pytest:` sources)
-  are evaluated like any other.
+  are evaluated like any other. `batch_size` rollouts run in lockstep.
 
 Metrics are defined in `metrics.py`; the report is one JSON document
 (format `opencwm.eval.trace`), rendered by `report.py`.
@@ -51,7 +54,7 @@ from opencwm.world.rollout import (
 )
 
 FORMAT_VERSION = 1
-BATCH_SIZE = 16
+BATCH_SIZE = 32
 """Measured with `benchmarks/eval_speed.py` (docs/benchmarks.md)."""
 
 

@@ -216,12 +216,19 @@ class BatchDecoder:
         )
         logits = torch.stack(logits)
         active = list(range(len(rows)))
-        finished: list[tuple[int, list]] = []  # (row, its keys/values per layer)
+        finished: list[tuple[int, list | None]] = []  # (row, its keys/values per layer)
+
+        def keep(a: int, i: int) -> list | None:
+            """Row `a`'s keys and values if worth keeping: a prompt another of
+            this call extends (a trace's earlier step) will not be extended
+            again, its root will; so memory holds one row per chain."""
+            return shared.take(own, a) if root_of[i] == i else None
+
         extra = b.tokenizer.convert_tokens_to_ids(list(sampling.stop_tokens))
         stop_ids, cancel = b.stop_ids | set(extra), sampling.cancel
         for step in range(sampling.max_tokens):
             if cancel is not None and cancel.is_set():
-                finished += [(i, shared.take(own, a)) for a, i in enumerate(active)]
+                finished += [(i, keep(a, i)) for a, i in enumerate(active)]
                 break
             going = []
             for a, i in enumerate(active):
@@ -233,11 +240,11 @@ class BatchDecoder:
                 if r.keys:
                     r.keys.advance(tok)
                 if tok in stop_ids:
-                    finished.append((i, shared.take(own, a)))
+                    finished.append((i, keep(a, i)))
                 else:
                     going.append(a)
             if step == sampling.max_tokens - 1 or not going:
-                finished += [(active[a], shared.take(own, a)) for a in going]
+                finished += [(active[a], keep(a, active[a])) for a in going]
                 break
             if len(going) < len(active):
                 sel = torch.tensor(going, device=b.device)
@@ -263,7 +270,7 @@ class BatchDecoder:
         """Keep the finished rows for the next call: each row's keys and
         values, holes squeezed out, right-aligned (left padding)."""
         torch = self.b.torch
-        kept = [(rows[i].ids, layers) for i, layers in finished]
+        kept = [(rows[i].ids, layers) for i, layers in finished if layers is not None]
         for ids, layers in kept:
             assert layers[0][0].shape[-2] == len(ids), (layers[0][0].shape, len(ids))
         width = max(len(ids) for ids, _ in kept)
