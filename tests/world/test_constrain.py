@@ -88,10 +88,17 @@ def test_the_true_next_frame_always_passes_both_constraints(bundled_backend, sou
 
 def test_a_frame_of_the_same_activation_names_a_line_of_its_function():
     lines = ScopeLines(NESTED)
-    squares = {"def squares(xs):", "    out = []", "    for x in xs:", "        out.append(sq(x))"}
-    assert lines.after("line", "    out = []") >= squares
-    assert "    return x * x" not in lines.after("line", "    out = []")
-    assert lines.after("call", "def sq(x):") == {"def sq(x):", "    return x * x"}
+    after = lines.after("line", "    out = []")
+    assert after["line"] == {"    for x in xs:"}  # control flow: the next statement only
+    assert after["return"] == after["exception"] == {"    out = []"}  # the line that ran
+    loop = lines.after("line", "        out.append(sq(x))")["line"]
+    assert loop == {"    for x in xs:"}  # back to the loop
+    assert lines.after("line", "    for x in xs:")["line"] == {
+        "    for x in xs:",
+        "        out.append(sq(x))",
+        "    return out",
+    }
+    assert lines.after("call", "def sq(x):")["line"] == {"    return x * x"}
     assert lines.after("return", "    return out") is None  # back in a caller: not known here
     assert lines.after("line", "not a line of it") is None
     assert lines.names_after("line", "    out = []") == {"xs", "out", "x"}  # not sq, not append

@@ -202,22 +202,23 @@ class LocalBackend:
         ids = self.tokenizer.convert_tokens_to_ids
         action_sep, opens = ids(T.ACTION_SEP), {ids(T.CALL_SEP), ids(T.LINE_SEP)}
         last = last_frame(prompt)
-        scoped = scope_names = None
+        scope_names = None
         fixed: frozenset[str] = frozenset()
+        by_event: dict[int, LineTrie] = {}
         if last is not None:
             scope_names = scopes.names_after(last[0], last[2])
             fixed = scopes.unchanged_after(last[0], last[2], last_values(prompt))
-        if last is not None and (allowed := scopes.after(last[0], last[2])) is not None:
-            if allowed not in scoped_tries:
-                scoped_tries[allowed] = ChoiceTrie([line + "\n" for line in allowed], encode)
-            scoped = scoped_tries[allowed]
+            for event, allowed in (scopes.after(last[0], last[2]) or {}).items():
+                if allowed not in scoped_tries:
+                    lines_ = [line + "\n" for line in allowed]
+                    scoped_tries[allowed] = ChoiceTrie(lines_, encode)
+                by_event[ids(T.EVENT_TOKENS[event])] = scoped_tries[allowed]
         forced = next((t for t in T.EVENT_TOKENS.values() if prompt.endswith(t)), None)
         lines = ActionConstraint(
             trie,
             action_sep,
             prompt.endswith(T.ACTION_SEP),
-            scoped=scoped,
-            scoped_after=frozenset(ids([T.LINE_SEP, T.RETURN_SEP, T.EXCEPTION_SEP])),
+            by_event=by_event,
             event=ids(forced) if forced else None,
         )
         keys = KeyConstraint(

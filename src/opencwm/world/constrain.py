@@ -22,6 +22,7 @@ import symtable
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import TraceFormatError, parse_frame
 from opencwm.trace.source import source_lines, strip_marker
+from opencwm.world.flow import Flow
 
 Node = dict[int, "Node"]
 
@@ -45,10 +46,10 @@ class ActionConstraint:
     Free text until `<|action_sep|>`; then a walk down the trie until a line
     is complete (a leaf: no line's tokens extend another's, since each ends
     at its only newline); then free again (`<|arg_sep|>` or `<|frame_sep|>`).
-    A line, return or exception frame that continues the activation of the
-    frame before it names a line of that activation's function: after one
-    of `scoped_after` (those events' tokens, written or `event` forced in
-    the prompt) the walk is down `scoped`, those lines only (`ScopeLines`).
+    Where the frame before fixes the activation, a line, return or
+    exception frame names one of fewer lines (`ScopeLines.after`): after
+    that event's token (written, or `event` forced in the prompt) the walk
+    is down `by_event[token]`.
     """
 
     def __init__(
@@ -57,15 +58,13 @@ class ActionConstraint:
         action_sep: int,
         in_action: bool = False,
         *,
-        scoped: LineTrie | None = None,
-        scoped_after: frozenset[int] = frozenset(),
+        by_event: dict[int, LineTrie] | None = None,
         event: int | None = None,
     ) -> None:
         self.trie = trie
         self.action_sep = action_sep
-        self.scoped = scoped if scoped is not None and scoped.root else None
-        self.scoped_after = scoped_after
-        self.use = self.scoped if self.scoped and event in scoped_after else trie
+        self.by_event = {t: x for t, x in (by_event or {}).items() if x.root}
+        self.use = self.by_event.get(event, trie) if event is not None else trie
         self.node: Node | None = trie.root if in_action and trie.root else None
 
     def allowed(self) -> list[int] | None:
@@ -78,8 +77,8 @@ class ActionConstraint:
             self.node = nxt if nxt else None  # a leaf (or an unforeseen token): free again
         elif tok == self.action_sep and self.use.root:
             self.node = self.use.root
-        elif tok in self.scoped_after and self.scoped:
-            self.use = self.scoped
+        elif tok in self.by_event:
+            self.use = self.by_event[tok]
 
 
 class ScopeLines:
@@ -106,6 +105,7 @@ class ScopeLines:
         self.own: list[frozenset[str]] = []
         self.heads: dict[int, list[int]] = {}  # a call frame's line -> the scopes it enters
         self.names: list[frozenset[str] | None] = []  # a function's frames' possible keys
+        self.nodes: list = []  # each scope's syntax node
         self.bound: dict[int, set[str]] = {}  # line -> the names running it may (re)bind
         self.nonlocal_: set[str] = set()  # names a nested function may rebind at any time
         try:
@@ -116,6 +116,7 @@ class ScopeLines:
             self.owner = {}
             return
         self._add(tree, 1, len(self.lines), table)
+        self.flow = Flow(tree)
         self.bound = _bound_by_line(tree)
         self.nonlocal_ = {
             n for node in ast.walk(tree) if isinstance(node, ast.Nonlocal) for n in node.names
@@ -124,6 +125,7 @@ class ScopeLines:
     def _add(self, node, first: int, last: int, table) -> int:
         index = len(self.own)
         self.own.append(frozenset())
+        self.nodes.append(node)
         function = table is not None and table.get_type() == "function"
         self.names.append(_frame_names(table) if function else None)
         mine = set(range(first, last + 1))
@@ -150,13 +152,33 @@ class ScopeLines:
                 scopes.add(self.owner[line])
         return scopes
 
-    def after(self, event: str, source: str) -> frozenset[str] | None:
-        """Texts of the lines a line, return or exception frame may name
-        after a frame (`event`, `source`) of its activation."""
+    def after(self, event: str, source: str) -> dict[str, frozenset[str]] | None:
+        """Texts of the lines a frame of each event (line, return,
+        exception) may name after a frame (`event`, `source`) of its
+        activation: a line its control flow reaches next (`flow.py`), or for
+        a return or exception the line that was running; always within the
+        activation's function."""
         scopes = self._scopes(event, source)
         if not scopes:
             return None
-        return frozenset().union(*(self.own[s] for s in scopes))
+        own = set().union(*(self.own[s] for s in scopes))
+        nexts: set[int] = set()
+        running: set[int] = set()
+        for line in self.by_text.get(source, []):
+            if event == "call" and line in self.heads:
+                for s in self.heads[line]:
+                    nexts |= self.flow.entry(self.nodes[s])
+                running |= set(range(1, len(self.lines) + 1))  # not known: any of its lines
+            else:  # a line, or a lambda, comprehension or generator entered at this line
+                nexts |= self.flow.after(line) | (
+                    self.flow.running(line) if event == "call" else set()
+                )
+                running |= self.flow.running(line)
+
+        def texts(lines: set[int]) -> frozenset[str]:
+            return frozenset(t for i in lines if (t := self.lines[i - 1]) in own)
+
+        return {"line": texts(nexts), "return": texts(running), "exception": texts(running)}
 
     def unchanged_after(
         self, event: str, source: str, values: dict[str, str | None]
