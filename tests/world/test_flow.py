@@ -73,7 +73,7 @@ def test_the_allowed_lines_are_few():
         "    }",
     }  # a multi-line literal may report any of its lines first
     assert lines.after("line", "            break")["line"] == {"    for x in xs:"}
-    assert lines.after("line", "            continue")["line"] == {"    while True:"}
+    assert "    while True:" in lines.after("line", "            pass")["line"]
     handler = lines.after("line", "            total += 10 // x")["line"]
     assert {"        except ZeroDivisionError as exc:", "        except TypeError:"} <= handler
     assert "        return n + total" not in lines.after("line", "    def inner(n):")["line"]

@@ -63,10 +63,9 @@ class Flow:
     def entry(self, func: ast.AST) -> set[int]:
         """Lines the first line event of a fresh call of `func` may be at."""
         body = list(getattr(func, "body", []))
-        out = self._enter(body)
-        if _is_docstring(body[0]) and len(body) > 1:
-            out |= self._enter(body[1:])
-        return out
+        if len(body) > 1 and _is_docstring(body[0]):
+            body = body[1:]  # a function's docstring compiles to nothing
+        return self._enter(body)
 
     def _after(self, stmt: ast.stmt | ast.ExceptHandler) -> set[int]:
         out: set[int] = set()
