@@ -764,7 +764,9 @@ def eval_trace(
     out = out or Path("runs") / f"eval-trace-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with progress_bar(f"evaluating on {data.name}/{split}", failures=False) as advance:
+        modes = " + ".join(m for m, on in (("TF", teacher_forced), ("FR", free_running)) if on)
+        what = f"evaluating on {data.name}/{split}, traces x ({modes})"
+        with progress_bar(what, failures=False) as advance:
             report = evaluate(
                 config, backend, on_start=advance.set_total, on_case=lambda _: advance(1)
             )

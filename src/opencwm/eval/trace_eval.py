@@ -54,8 +54,9 @@ from opencwm.world.rollout import (
 )
 
 FORMAT_VERSION = 1
-BATCH_SIZE = 32
-"""Measured with `benchmarks/eval_speed.py` (docs/benchmarks.md)."""
+BATCH_SIZE = 16
+"""Measured with `benchmarks/eval_speed.py` (docs/benchmarks.md): 16 and 32
+ran about as fast; 32 took more memory."""
 
 
 @dataclass(frozen=True)
