@@ -30,6 +30,7 @@ from opencwm.world.rollout import (
     run_on,
 )
 
+THIRD = "def g(a):\n    b = a + 1\n    return b * 2\n"
 OTHER = "def f(xs):\n    out = []\n    for x in xs:\n        out.append(x * 2)\n    return out\n"
 
 
@@ -65,7 +66,8 @@ def masks(monkeypatch: pytest.MonkeyPatch) -> dict[int, list]:
 def test_a_batch_writes_what_each_prompt_writes_alone(micro_model, masks, constrain):
     memorised = prefixes(SRC, ENTRY, MEMORISED)
     others = prefixes(SRC, ENTRY, "5")[3:5] + prefixes(OTHER, "f", "[1, 2]")[:2]
-    prompts = memorised[:4] + others + memorised[4:] + [memorised[2]]  # a duplicate too
+    fresh = prefixes(THIRD, "g", "2")[0]  # new in the second call, beside kept rows
+    prompts = memorised[:4] + others + memorised[4:] + [fresh, memorised[2]]  # a duplicate too
     s = Sampling(max_tokens=64, constrain=constrain)
     alone = LocalBackend(str(micro_model), device="cpu")
     expected = [alone.complete(p, s) for p in prompts]

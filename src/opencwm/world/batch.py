@@ -103,7 +103,9 @@ class BatchDecoder:
                 ((_common(row, unique[r]), j) for j, row in enumerate(self.rows)), default=(0, -1)
             )
             n = min(best[0], shortest[r] - 1)  # each prompt's last token is fed, for its logits
-            reuse[r] = (n, best[1]) if n > 0 else (0, -1)
+            # a kept row is worth its columns if it holds at least half the prompt
+            # (every prompt shares its first tokens with every other)
+            reuse[r] = (n, best[1]) if n > 0 and 2 * n >= len(unique[r]) else (0, -1)
         old = [r for r in roots if reuse[r][1] >= 0]
         fresh = [r for r in roots if reuse[r][1] < 0]
         groups = []
@@ -186,14 +188,21 @@ class BatchDecoder:
         order = [r for roots, _, _ in groups for r in roots]
         at_root = {r: i for i, r in enumerate(order)}
         shape = (len(order), c.num_key_value_heads, width, c.head_dim)
-        prefix = [
-            tuple(torch.zeros(shape, dtype=b.model.dtype, device=dev) for _ in "kv")
-            for _ in range(c.num_hidden_layers)
-        ]
-        seen = torch.zeros(len(order), width, dtype=torch.bool, device=dev)
+        prefix, seen = None, None
         logits, last = [None] * len(unique), [0] * len(unique)
         for roots, kept, new in groups:
             layers, gmask, at = self._prefill(unique, root_of, reuse, roots, kept, new)
+            if len(groups) == 1:  # the usual case: its keys are the prefix, no copy
+                prefix, seen = layers, gmask.bool()
+                for k, (lg, col) in at.items():
+                    logits[k], last[k] = lg, col
+                break
+            if prefix is None:
+                prefix = [
+                    tuple(torch.zeros(shape, dtype=b.model.dtype, device=dev) for _ in "kv")
+                    for _ in range(c.num_hidden_layers)
+                ]
+                seen = torch.zeros(len(order), width, dtype=torch.bool, device=dev)
             off = width - (kept + new)  # left padding of this group
             dst = torch.tensor([at_root[r] for r in roots], device=dev)
             for (pk, pv), (k, v) in zip(prefix, layers, strict=True):
