@@ -161,6 +161,15 @@ def test_backends_without_a_batch_answer_in_order():
     assert echo.asked == ["ab", "cd", "ab"]
 
 
+def test_an_endpoint_answers_a_batch_with_concurrent_requests(server):
+    from opencwm.world.backends import connect
+
+    endpoint = connect(server)
+    prompts = prefixes(SRC, ENTRY, MEMORISED)[:4]
+    s = Sampling(max_tokens=48, constrain=False)
+    assert complete_batch(endpoint, prompts, s) == [endpoint.complete(p, s) for p in prompts]
+
+
 def test_common_prefix():
     assert _common((1, 2, 3), (1, 2, 4)) == 2
     assert _common((1, 2), (1, 2, 3)) == 2
