@@ -1,6 +1,8 @@
 """The micro model under a real vLLM (docs/serving.md), constrained through
-`structured_outputs`. Slow, and skipped where vllm is not installed (it is
-not on the shared CPU machine: too heavy to install there)."""
+`structured_outputs`. Slow, and skipped where vllm is not installed: vLLM
+pins its own torch, so it lives in an environment of its own, named by
+`OPENCWM_VLLM_PYTHON` (e.g. /opt/vllm/bin/python, as docs/serving.md sets
+it up), or in this one."""
 
 from __future__ import annotations
 
@@ -21,16 +23,19 @@ from opencwm.world.rollout import RolloutConfig, rollout
 
 @pytest.mark.slow
 def test_a_constrained_rollout_through_vllm(micro_model, tmp_path):
-    pytest.importorskip("vllm")
+    python = os.environ.get("OPENCWM_VLLM_PYTHON")
+    if not python:
+        pytest.importorskip("vllm")
+        python = sys.executable
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_OMP_THREADS_BIND": "0-1"}
     log = tmp_path / "vllm.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model",
+            [python, "-m", "vllm.entrypoints.openai.api_server", "--model",
              str(micro_model), "--port", str(port), "--max-model-len", "1024",
-             "--dtype", "float32"],
+             "--dtype", "float32", "--gpu-memory-utilization", "0.2"],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     try:
