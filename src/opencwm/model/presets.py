@@ -33,14 +33,15 @@ PRESETS = {
 }
 
 
-def cwm_config(preset: str, tokenizer):
-    """A `CwmConfig` for `preset` with the tokenizer's vocabulary and ids."""
+def cwm_config(preset: str, tokenizer, **fields: object):
+    """A `CwmConfig` for `preset` with the tokenizer's vocabulary and ids;
+    `fields` override the preset's (tests that need another shape)."""
     from transformers import CwmConfig
 
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
     p = PRESETS[preset]
-    return CwmConfig(
+    base = dict(
         vocab_size=len(tokenizer),
         hidden_size=p.hidden,
         intermediate_size=p.intermediate,
@@ -56,3 +57,4 @@ def cwm_config(preset: str, tokenizer):
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )
+    return CwmConfig(**{**base, **fields})

@@ -83,10 +83,12 @@ def perfect_backend(trace: Trace, **kwargs: object) -> ScriptedBackend:
     return ScriptedBackend(replay_replies(trace), **kwargs)  # type: ignore[arg-type]
 
 
-def memorised_model(text: str, out: Path, max_steps: int = 400) -> Path:
+def memorised_model(text: str, out: Path, max_steps: int = 400, **config: object) -> Path:
     """A real model directory (HF layout, `micro` preset) that has learnt one
     CWM text by heart: the smallest model whose greedy rollout is known, so
-    tests can check real backends, servers and evaluators without training."""
+    tests can check real backends, servers and evaluators without training.
+    `config`: `CwmConfig` fields to change (a server may need another shape,
+    e.g. vLLM's CPU attention takes no 16-wide heads)."""
     import torch
     import torch.nn.functional as F
     from transformers import CwmForCausalLM
@@ -98,7 +100,7 @@ def memorised_model(text: str, out: Path, max_steps: int = 400) -> Path:
     hf_logging.disable_progress_bar()
     tok = train_tokenizer([text] * 4, vocab_size=400)
     torch.manual_seed(0)
-    model = CwmForCausalLM(cwm_config("micro", tok))
+    model = CwmForCausalLM(cwm_config("micro", tok, **config))
     ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])  # (1, T)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(max_steps):
