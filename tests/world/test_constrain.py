@@ -160,6 +160,39 @@ def test_a_fixed_key_is_written_unchanged():
     assert _accepted(keys, '{"a": "..", "b": "2"}', texts) and keys.accepts(ids("<a>"))
 
 
+def test_a_value_after_arg_sep_is_one_string_then_the_frame_ends():
+    texts = [*'{}":, ', *"ab1\n", "<r>", "<a>", "<g>", "<f>"]
+    ids = texts.index
+    keys = KeyConstraint(
+        {"a", "b"},
+        texts,
+        set(),
+        ids("<a>"),
+        specials=frozenset({ids("<r>"), ids("<a>"), ids("<g>"), ids("<f>")}),
+        arg_sep=ids("<g>"),
+        frame_sep=ids("<f>"),
+        arg_events=frozenset({ids("<r>")}),
+    )
+    for tok in ("<r>", "<a>", "a", "\n"):  # a return frame's action line
+        keys.advance(ids(tok))
+    assert not keys.accepts(ids("<f>")) and keys.accepts(ids("<g>"))  # its value first
+    keys.advance(ids("<g>"))
+    assert _accepted(keys, '"1', texts)
+    assert not keys.accepts(ids("<f>"))  # not inside the string
+    assert _accepted(keys, '"', texts) and not keys.accepts(ids("1"))
+    assert keys.accepts(ids("<f>"))
+
+
+def test_no_key_is_opened_when_no_name_is_left():
+    texts = [*'{}":, ', *"ab1", "<l>", "<a>"]
+    ids = texts.index
+    keys = KeyConstraint({"a", "b"}, texts, {ids("<l>")}, ids("<a>"))
+    keys.advance(ids("<l>"))
+    assert _accepted(keys, '{"a": "1", "b": "1"', texts)
+    assert not keys.accepts(ids(","))  # both names written: only the end of the object
+    assert keys.accepts(ids("}"))
+
+
 def test_a_line_object_holds_only_names_of_its_function_and_no_special_token():
     texts = [*'{}":, ', *"abcd1.", "<c>", "<l>", "<a>", "<f>"]
     ids = texts.index

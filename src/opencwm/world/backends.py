@@ -232,8 +232,11 @@ class LocalBackend:
             scope_names=scope_names,
             specials=frozenset(ids(list(T.SPECIAL_TOKENS))),
             fixed=fixed,
+            arg_sep=ids(T.ARG_SEP),
+            frame_sep=ids(T.FRAME_SEP),
+            arg_events=frozenset(ids([T.RETURN_SEP, T.EXCEPTION_SEP])),
         )
-        if forced in (T.CALL_SEP, T.LINE_SEP):
+        if forced is not None:
             keys.advance(ids(forced))
         return lines, keys
 

@@ -389,6 +389,9 @@ class KeyConstraint:
         scope_names: frozenset[str] | None = None,
         specials: frozenset[int] = frozenset(),
         fixed: frozenset[str] = frozenset(),
+        arg_sep: int | None = None,
+        frame_sep: int | None = None,
+        arg_events: frozenset[int] = frozenset(),
     ):
         """`texts[i]`: token i's decoded text; `opens`: the event tokens
         after which a locals object follows (`<|call_sep|>`, `<|line_sep|>`).
@@ -403,7 +406,10 @@ class KeyConstraint:
         `specials`: the format's own tokens, which never occur inside the
         object (a stop token there would cut the frame short). `fixed`:
         carried keys whose value cannot have changed, written `".."` in a
-        line object (`ScopeLines.unchanged_after`)."""
+        line object (`ScopeLines.unchanged_after`). `arg_sep`, `frame_sep`:
+        a return value or exception after `<|arg_sep|>` is one JSON string,
+        then the frame ends (a stop token inside it cut frames short);
+        `arg_events` (`<|return_sep|>`, `<|exception_sep|>`) have one."""
         self.names = names
         self.texts = texts
         self.opens = opens
@@ -414,6 +420,10 @@ class KeyConstraint:
         self.scope_names = scope_names
         self.specials = specials
         self.fixed = fixed
+        self.arg_sep = arg_sep
+        self.frame_sep = frame_sep
+        self.arg_events = arg_events
+        self._needs_arg = False
         self._fixed: frozenset[str] = frozenset()  # for the object being written
         self._carry: tuple[str, ...] | None = None  # for the object being written
         self._pool = names  # the names its keys are drawn from
@@ -467,8 +477,25 @@ class KeyConstraint:
                 where = {"\\": "esc", '"': "post"}.get(ch, "val")
             elif where == "esc":
                 where = "val"
+            elif where in ("arg0", "arg", "argesc"):  # a return value or exception: one string
+                if where == "arg0":
+                    if ch != '"':
+                        return None
+                    where = "arg"
+                elif where == "argesc":
+                    where = "arg"
+                else:
+                    where = {"\\": "argesc", '"': "argdone"}.get(ch, "arg")
+            elif where == "argdone":
+                return None  # only the frame's end may follow
+            elif where == "needarg":  # the action line, to its newline (the trie checks it)
+                where = "argnext" if ch == "\n" else "needarg"
+            elif where == "argnext":
+                return None
             elif ch == "}" and where in ("first", "post") and not self._may_close(used):
                 return None  # carried keys still to come
+            elif (where, ch) in (("first", '"'), ("post", ",")) and not self._allowed(used):
+                return None  # no name is left to write: a key opened now could not end
             elif (where, ch) in _SHAPE:
                 where = _SHAPE[where, ch]
                 key = "" if where == "key" else key
@@ -479,6 +506,10 @@ class KeyConstraint:
     def accepts(self, tok: int) -> bool:
         if self.state is None:
             return True
+        if self.state[0] == "argnext":  # a return or exception frame: its value comes next
+            return tok == self.arg_sep
+        if tok == self.frame_sep and self.state[0].startswith("arg"):
+            return self.state[0] == "argdone"
         if tok == self.action_sep:
             return self.state[0] == "done"
         return tok not in self.specials and tok not in self.opens and self._walk(tok) is not None
@@ -491,8 +522,15 @@ class KeyConstraint:
             self._fixed = self.fixed if tok == self.line_open else frozenset()
             self._pool = self.scope_names | set(self._carry or ()) if line else self.names
             self.state = ("pre", "", ())
+        elif tok in self.arg_events:
+            self._needs_arg = True
         elif tok == self.action_sep:
+            self.state = ("needarg", "", ()) if self._needs_arg else None
+            self._needs_arg = False
+        elif tok == self.frame_sep:
             self.state = None
+        elif tok == self.arg_sep and self.arg_sep is not None:
+            self.state = ("arg0", "", ())
         elif self.state is not None:
             self.state = self._walk(tok) or self.state
 
