@@ -72,7 +72,7 @@ class Flow:
         if isinstance(stmt, ast.Continue | ast.Break):
             loop = self._loop_of(stmt)
             if loop is not None:
-                out |= self._head(loop) if isinstance(stmt, ast.Continue) else self._leave(loop)
+                out |= self._head(loop) if isinstance(stmt, ast.Continue) else self._next(loop)
             out |= self._unwind(stmt)
             return out
         if isinstance(stmt, ast.Return | ast.Raise):
@@ -146,9 +146,6 @@ class Flow:
         if isinstance(owner, ast.With | ast.AsyncWith):
             out |= self._head(owner)
         return out | self._next(owner)
-
-    def _leave(self, loop: ast.stmt) -> set[int]:
-        return self._next(loop)
 
     def _head(self, stmt: ast.stmt) -> set[int]:
         return set(_own_lines(stmt))
