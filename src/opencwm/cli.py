@@ -359,6 +359,50 @@ def data_build(
     typer.echo(f"{out}: {splits}; {manifest['items']['duplicates']} duplicates dropped")
 
 
+@data_app.command("code")
+def data_code(
+    out: Annotated[Path, typer.Option(help="Output directory (rewritten).")],
+    from_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from", help="stdlib | site-packages | sdists:DIR (repeat; default the first two)."
+        ),
+    ] = None,
+    decontam: Annotated[
+        list[Path] | None,
+        typer.Option(help="A built corpus whose test programs no kept file may hold (repeat)."),
+    ] = None,
+    max_files: Annotated[
+        int | None, typer.Option(help="A seeded sample of this many files.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the file order and sample.")] = 0,
+) -> None:
+    """Plain Python for pre-training, deduplicated and decontaminated (docs/data.md)."""
+    from opencwm.data.code_corpus import CodeConfig, CodeError, build_code
+    from opencwm.data.progress import progress_bar
+
+    config = CodeConfig(
+        out=out,
+        sources=from_ or ["stdlib", "site-packages"],
+        decontam=decontam or [],
+        max_files=max_files,
+        seed=seed,
+    )
+    try:
+        with progress_bar("reading code") as advance:
+            m = build_code(config, advance.set_total, advance)
+    except CodeError as exc:
+        raise fail(str(exc)) from None
+    files = m["files"]
+    dropped = ", ".join(f"{k} {v}" for k, v in files["dropped"].items()) or "none"
+    splits = ", ".join(f"{k} {v}" for k, v in m["splits"].items())
+    typer.echo(
+        f"{out}: {files['kept']:,} files kept of {files['candidates']:,} "
+        f"({m['chars'] / 1e6:.1f} M characters, ~{m['tokens_estimate'] / 1e6:.1f} M tokens); "
+        f"rows {splits}; dropped: {dropped}"
+    )
+
+
 @data_app.command("stats")
 def data_stats(
     out: Annotated[Path, typer.Argument(help="A built corpus directory.")],
@@ -384,6 +428,40 @@ def data_stats(
     if plot:
         plot_lengths(stats["lengths"], plot)
         console.print(f"trace-length histogram: {plot}")
+
+
+@data_app.command("narrate")
+def data_narrate(
+    data: Annotated[Path, typer.Option(help="A corpus built by `opencwm data build`.")],
+    out: Annotated[Path, typer.Option(help="Where the narrated copy goes.")],
+    pack_for: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also pack it for training into this new model directory: then "
+            "`opencwm train --data OUT --out DIR` (same --block) trains on narration."
+        ),
+    ] = None,
+    block: Annotated[int | None, typer.Option(help="With --pack-for: tokens per row.")] = None,
+    vocab_size: Annotated[
+        int | None, typer.Option(help="With --pack-for: BPE vocabulary size.")
+    ] = None,
+) -> None:
+    """Copy a corpus with each trace told in plain English (docs/evaluation.md, "Narration")."""
+    from opencwm.data.narrate import NarrateError, narrate_corpus, pack_narrated
+    from opencwm.model.train import TrainConfig
+
+    try:
+        manifest = narrate_corpus(data, out)
+        typer.echo(f"{out}: narrated, {', '.join(f'{k} {v}' for k, v in manifest['splits'].items())}")
+        if pack_for is not None:
+            picked = {"block": block, "vocab_size": vocab_size}
+            c = TrainConfig(
+                data=str(out), out=str(pack_for), **{k: v for k, v in picked.items() if v}
+            )
+            pack_narrated(c, typer.echo)
+            typer.echo(f"{pack_for}: packed; train with --data {out} --out {pack_for} --block {c.block}")
+    except (NarrateError, ValueError) as exc:
+        raise fail(str(exc)) from None
 
 
 @data_app.command("show")

@@ -51,6 +51,8 @@ def row_windows(
     """Training windows of one corpus row, each at most `block` tokens; the
     first `max_windows` only, if given (frames are encoded as the windows
     need them, so a capped long trace costs what its windows hold)."""
+    if not row["cwm"].startswith(T.BEGIN_OF_TEXT + T.TRACE_CONTEXT_START):
+        return text_windows(row["cwm"], tokenizer, block, max_windows)
     context, _ = split_context(row["cwm"])
     frames = frames_of(row)
     ended = row["cwm"].endswith(T.END_OF_TEXT)
@@ -92,6 +94,18 @@ def row_windows(
             mask.append(1)
         out.append(Sequence(ids, mask))
     return out
+
+
+def text_windows(
+    text: str, tokenizer, block: int, max_windows: int | None = None
+) -> list[Sequence]:
+    """A plain-text row (a code corpus, data/code_corpus.py: `<|begin_of_text|>`
+    and code, no context, no frames) cut into windows of `block` tokens. Every
+    token is a target, whatever `loss_on_all` says: nothing in it is given;
+    but a window's first token, which packing puts after an unrelated one."""
+    ids = tokenizer.backend_tokenizer.encode(text, add_special_tokens=False).ids
+    cuts = range(0, len(ids), block)[:max_windows]
+    return [Sequence(ids[i : i + block], [0] + [1] * (len(ids[i : i + block]) - 1)) for i in cuts]
 
 
 class Windower:
