@@ -6,6 +6,7 @@ pytest:PKG       functions of a PyPI package, as its test suite calls them
 jsonl:FILE       CRUXEval-format lines {"code", "input", "output", "id"}
 scripts:DIR      whole programs NAME.py with standard input NAME.in
 halting:N        N labelled (function, input) pairs, half halting, half not (docs/halting.md)
+contests:N       N whole contest solutions looping over stdin test cases (long traces)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from opencwm.data.benchmarks import SourceError, humaneval_items, jsonl_items, script_items
 from opencwm.data.items import Item
 
-KNOWN = ("synthetic", "humaneval", "pytest", "jsonl", "scripts", "halting")
+KNOWN = ("synthetic", "humaneval", "pytest", "jsonl", "scripts", "halting", "contests")
 
 
 def items_from(spec: str, seed: int = 0, cache: Path | None = None) -> Iterator[Item]:
@@ -40,14 +41,18 @@ def items_from(spec: str, seed: int = 0, cache: Path | None = None) -> Iterator[
         from opencwm.halt.corpus import halting_items
 
         yield from halting_items(_count(spec, arg), seed)
+    elif kind == "contests":
+        from opencwm.data.contests import contest_items
+
+        yield from contest_items(_count(spec, arg), seed)
     else:
         raise SourceError(f"unknown source {kind!r}; known: {', '.join(KNOWN)}")
 
 
 def expected_count(spec: str) -> int | None:
-    """How many items `spec` lists, where the spec says (`synthetic:N`, `halting:N`)."""
+    """How many items `spec` lists, where the spec says (`synthetic:N`, `halting:N`, ...)."""
     kind, _, arg = spec.partition(":")
-    return int(arg) if kind in ("synthetic", "halting") and arg.isdigit() else None
+    return int(arg) if kind in ("synthetic", "halting", "contests") and arg.isdigit() else None
 
 
 def _pytest_items(package: str, cache: Path | None) -> Iterator[Item]:
