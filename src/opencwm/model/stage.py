@@ -22,10 +22,12 @@ dropped, for a small part of the bytes.
 What a staged corpus cannot do: train a tokenizer (the cut `cwm` holds no
 frame text, so the GPU recipe brings the bundled model's tokenizer), or be
 evaluated on (its test rows hold no trace; evaluate on the corpus it was
-staged from). A cap (`--max-rows`) takes the first rows of train and val,
-as `opencwm train --max-rows` does, but counts rows before decontamination
-drops any, so a capped mixture can train on a few rows fewer; the test
-split is never capped.
+staged from). A code corpus (`opencwm data code`) stages too: its rows
+are plain text, kept whole in `cwm`, with `code` null. A cap
+(`--max-rows`) takes the first rows of train and val, as `opencwm train
+--max-rows` does, but counts rows before decontamination drops any, so a
+capped mixture can train on a few rows fewer; the test split is never
+capped.
 
     python -m opencwm.model.stage data/synth40k data/halting40k --out gpu-stage/corpora \
         --max-rows 0 --max-rows 20000
@@ -57,7 +59,9 @@ ZSTD_LEVEL = 19
 
 def slim_cwm(text: str) -> str:
     """A trace's text cut to what `row_windows` reads of it: the source, and
-    whether the run ended."""
+    whether the run ended. Plain text (a code corpus's row) is all read: kept."""
+    if not text.startswith(T.BEGIN_OF_TEXT + T.TRACE_CONTEXT_START):
+        return text
     context, _ = split_context(text)
     head = T.BEGIN_OF_TEXT + T.TRACE_CONTEXT_START + context + T.FRAME_SEP
     return head + (T.END_OF_TEXT if text.endswith(T.END_OF_TEXT) else "")
@@ -65,7 +69,10 @@ def slim_cwm(text: str) -> str:
 
 def slim_code(code: str, cwm: str) -> str | None:
     """A row's `code`, or None where decontamination would learn nothing
-    from it: the context's source is the same text."""
+    from it: the context's source is the same text, or the row is plain
+    text (a code corpus's piece: `cwm` holds it again)."""
+    if not cwm.startswith(T.BEGIN_OF_TEXT + T.TRACE_CONTEXT_START):
+        return None
     return None if code.strip() == context_source(cwm).strip() else code
 
 
