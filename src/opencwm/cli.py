@@ -452,14 +452,18 @@ def data_narrate(
 
     try:
         manifest = narrate_corpus(data, out)
-        typer.echo(f"{out}: narrated, {', '.join(f'{k} {v}' for k, v in manifest['splits'].items())}")
+        typer.echo(
+            f"{out}: narrated, {', '.join(f'{k} {v}' for k, v in manifest['splits'].items())}"
+        )
         if pack_for is not None:
             picked = {"block": block, "vocab_size": vocab_size}
             c = TrainConfig(
                 data=str(out), out=str(pack_for), **{k: v for k, v in picked.items() if v}
             )
             pack_narrated(c, typer.echo)
-            typer.echo(f"{pack_for}: packed; train with --data {out} --out {pack_for} --block {c.block}")
+            typer.echo(
+                f"{pack_for}: packed; train with --data {out} --out {pack_for} --block {c.block}"
+            )
     except (NarrateError, ValueError) as exc:
         raise fail(str(exc)) from None
 
@@ -673,6 +677,17 @@ def predict(
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass.")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="table, or nl (one English sentence per step).")
+    ] = "table",
+    narrated: Annotated[
+        bool,
+        typer.Option(
+            "--narrated",
+            help="The model writes English (trained on `opencwm data narrate`); "
+            "detected for a model directory packed by it.",
+        ),
+    ] = False,
 ) -> None:
     """Predict a program's execution frame by frame with a code world model."""
     from dataclasses import replace
@@ -690,6 +705,10 @@ def predict(
 
     if model and endpoint:
         raise fail("give --model or --endpoint, not both")
+    if format not in ("table", "nl"):
+        raise fail(f"unknown format {format!r}; known: table, nl")
+    if format == "nl" and compare:
+        raise fail("--compare shows a table: drop --format nl")
     source = read_text(file, "file")
     args, stdin = example_args(source)
     args = args if input is None else input
@@ -701,9 +720,21 @@ def predict(
         backend = connect(endpoint, served_model) if endpoint else None
     except BackendError as exc:
         raise fail(str(exc)) from None
-    backend = backend or load_local_backend(world_model_dir(model))
+    if backend is None:
+        from opencwm.data.narrate import narrates
+
+        narrated = narrated or narrates(world_model_dir(model))
+        backend = load_local_backend(world_model_dir(model))
+    told = None
     try:
-        imagined, steps = rollout(source, entry, args, backend, config)
+        if narrated:
+            from opencwm.data.narrate import narrate_rollout
+            from opencwm.world.rollout import Step
+
+            imagined, sentences, told = narrate_rollout(source, entry, args, backend, config)
+            steps = [Step(t.frame, t.reply, t.error) for t in told]
+        else:
+            imagined, steps = rollout(source, entry, args, backend, config)
         real = None
         if compare and imagined.status != "failed":
             limits = TraceConfig(max_frames=config.max_frames)
@@ -716,6 +747,18 @@ def predict(
         raise fail(f"{file}: {imagined.reason}")
     console = Console()
     call = f"{imagined.entry}({args})" if imagined.entry != "<module>" else "(script)"
+    if format == "nl":
+        from opencwm.trace.nl import to_nl
+
+        if told is None:
+            typer.echo(to_nl(imagined), nl=False)
+        else:  # the model's own sentences, and each reply that did not parse, raw
+            typer.echo("\n".join(sentences))
+            for k, t in enumerate(told, start=len(sentences) + 1):
+                if t.error:
+                    typer.echo(f"sentence {k} does not parse ({t.error}): {t.reply!r}")
+        typer.echo(f"imagined: {status_line(imagined)}")
+        return
     if real is None:
         console.print(imagined_table(imagined, steps, title=f"{file} :: {call}, imagined"))
         console.print(f"imagined: {status_line(imagined)}")
@@ -916,6 +959,76 @@ def eval_output(
         out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         typer.echo(f"predictions: {out}")
     typer.echo(pass_line(report))
+
+
+@eval_app.command("nl")
+def eval_nl(
+    data: Annotated[Path, typer.Option(help="A corpus built by `opencwm data build`.")],
+    model: ModelOpt = None,
+    endpoint: EndpointOpt = None,
+    served_model: ServedOpt = None,
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    limit: Annotated[int | None, typer.Option(help="Evaluate the first N traces only.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Report (JSON); the PNG goes beside it. Default runs/eval-nl-TIME.json."),
+    ] = None,
+    narrated: Annotated[
+        bool,
+        typer.Option(
+            "--narrated",
+            help="The model writes English; detected for a model directory packed "
+            "by `opencwm data narrate --pack-for`.",
+        ),
+    ] = False,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Tokens the model may write per step (default 512).")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Steps decoded side by side.")] = None,
+) -> None:
+    """Narration parsed back into facts and scored against the real run (docs/evaluation.md)."""
+    import json
+    import time
+
+    from rich.console import Console
+
+    from opencwm.data.narrate import narrates
+    from opencwm.data.progress import progress_bar
+    from opencwm.eval import EvalError
+    from opencwm.eval.nl_eval import NlEvalConfig, evaluate_nl, nl_tables, plot_nl
+    from opencwm.eval.trace_eval import load_cases
+    from opencwm.world.backends import BackendError
+
+    try:
+        cases = len(load_cases(data, split, limit))  # a bad corpus fails before the model loads
+    except EvalError as exc:
+        raise fail(str(exc)) from None
+    narrated = narrated or (endpoint is None and narrates(world_model_dir(model)))
+    backend, label = model_backend(model, endpoint, served_model)
+    config = NlEvalConfig(
+        data=data,
+        split=split,
+        limit=limit,
+        sampling=_sampling(max_tokens),
+        narrating=narrated,
+        model=label,
+        **({"batch_size": batch_size} if batch_size else {}),
+    )
+    out = out or Path("runs") / f"eval-nl-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with progress_bar(f"narrating {data.name}/{split}", failures=False) as advance:
+            advance.set_total(cases)
+            report = evaluate_nl(config, backend, on_case=lambda _: advance(1))
+    except (EvalError, BackendError) as exc:
+        raise fail(str(exc)) from None
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    plot = out.with_suffix(".png")
+    plot_nl(report, plot)
+    console = Console()
+    for table in nl_tables(report):
+        console.print(table)
+    typer.echo(f"report: {out}; plot: {plot}")
 
 
 # ---- termination prediction (issue 8): its own module, registered here ----------

@@ -303,15 +303,35 @@ def _sentence(frame: Frame, prev: Frame | None, stack: list[_Activation]) -> str
     return f"Line {frame.line}{where}: {body}."
 
 
+class Narrator:
+    """Writes the step sentences of a run one frame at a time, exactly as
+    `to_nl` does (it is this over every frame). `copy()` tries a frame
+    without changing this narrator: an evaluator states a predicted frame
+    after the true prefix, then goes on with the true frame."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Activation] = []
+        self.prev: Frame | None = None
+
+    def sentence(self, frame: Frame) -> str:
+        out = _sentence(frame, self.prev, self.stack)
+        self.prev = frame
+        return out
+
+    def copy(self) -> Narrator:
+        other = Narrator()
+        # activations' dicts are replaced, never changed in place: a shallow copy is enough
+        other.stack = [_Activation(a.func, a.locals) for a in self.stack]
+        other.prev = self.prev
+        return other
+
+
 def to_nl(trace: Trace) -> str:
     """The trace as English: a heading, one sentence per frame, how it ended."""
     head = f"Tracing {span(trace.entry)}"
     out = [head + (f" on input {span(trace.input)}." if trace.input else ".")]
-    stack: list[_Activation] = []
-    prev = None
-    for frame in trace.frames:
-        out.append(_sentence(frame, prev, stack))
-        prev = frame
+    narrator = Narrator()
+    out += [narrator.sentence(frame) for frame in trace.frames]
     if trace.stdout:
         out.append(f"It printed {span(trace.stdout)}.")
     if trace.status in ("returned", "raised"):
@@ -471,6 +491,27 @@ def _read_step(r: _Reader, stack: list[_Activation]) -> Step:
     return Step(event, line, top.func, len(stack) - (0 if event == "return" else 1), {}, arg)
 
 
+class StepReader:
+    """Reads step sentences one at a time, keeping the stack of activations
+    between them (`parse_nl` is this over the sentences between heading and
+    ending). A sentence that does not parse raises `NlFormatError` and
+    leaves the reader as it was, so a caller can report it and go on."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Activation] = []
+
+    def read(self, sentence: str) -> Step:
+        trial = [_Activation(a.func, a.locals) for a in self.stack]
+        step = _sentence_reader(sentence, lambda r: _read_step(r, trial))
+        self.stack = trial
+        return step
+
+    def copy(self) -> StepReader:
+        other = StepReader()
+        other.stack = [_Activation(a.func, a.locals) for a in self.stack]
+        return other
+
+
 def _read_heading(r: _Reader) -> tuple[str, str]:
     r.expect("Tracing ")
     entry = r.value()
@@ -502,7 +543,7 @@ def parse_nl(text: str) -> Narration:
         sentences.pop()
     if len(sentences) < 2:
         raise NlFormatError("a narration has a heading and an ending sentence at least")
-    stack: list[_Activation] = []
+    reader = StepReader()
     steps: list[Step] = []
     stdout = ""
     try:
@@ -512,7 +553,7 @@ def parse_nl(text: str) -> Narration:
             if i == len(sentences) - 2 and sentences[i].startswith("It printed "):
                 stdout = _sentence_reader(sentences[i], _read_printed)
             else:
-                steps.append(_sentence_reader(sentences[i], lambda r: _read_step(r, stack)))
+                steps.append(reader.read(sentences[i]))
         i = len(sentences) - 1
         status, reason = _sentence_reader(sentences[i], _read_ending)
     except NlFormatError as exc:
@@ -529,17 +570,18 @@ def from_nl(text: str, source: str) -> Trace:
     """The trace a narration tells of, given the program it ran (the context
     as `Trace.source` holds it): source lines come from there."""
     n = parse_nl(text)
-    lines = [strip_marker(line) for line in source_lines(source)]
-    frames = [
-        Frame(
-            s.event,
-            s.line,
-            lines[s.line - 1] if 0 < s.line <= len(lines) else "",
-            s.func,
-            s.depth,
-            s.locals,
-            s.arg,
-        )
-        for s in n.steps
-    ]
+    lines = program_lines(source)
+    frames = [frame_of(s, lines) for s in n.steps]
     return Trace(source, n.entry, frames, n.status, n.reason, n.input, n.stdout)
+
+
+def program_lines(source: str) -> list[str]:
+    """The program's lines as frames carry them (the entry's marker removed)."""
+    return [strip_marker(line) for line in source_lines(source)]
+
+
+def frame_of(step: Step, lines: list[str]) -> Frame:
+    """The frame a step states, its source text read from `program_lines`
+    (empty for a line number the program does not have)."""
+    text = lines[step.line - 1] if 0 < step.line <= len(lines) else ""
+    return Frame(step.event, step.line, text, step.func, step.depth, step.locals, step.arg)
