@@ -9,14 +9,22 @@ line frame and the frame just before it is a call or line frame of the same
 activation holding the same value. After any call, return or exception
 frame, every value is written out. So a reader resolves `".."` against the
 immediately preceding frame alone.
+
+Concurrent programs (frames with an `actor`) use no new tokens: the action
+is prefixed `[ACTOR] `, and a message event is a line frame whose action is
+`[ACTOR] <send>` or `[ACTOR] <recv>` and whose locals are the message. The
+prefix is read only from an action that is not itself a line of the
+context, so a frame without an actor is written exactly as before. `".."`
+is used only within one actor's activation.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from opencwm.trace import tokens as T
-from opencwm.trace.frame import MODULE_ENTRY, Frame, Trace
+from opencwm.trace.frame import MESSAGE_EVENTS, MODULE_ENTRY, Frame, Trace
 from opencwm.trace.resolve import Resolver
 from opencwm.trace.source import source_lines, strip_marker
 
@@ -36,6 +44,7 @@ def encode_locals(frame: Frame, prev: Frame | None) -> dict[str, str]:
         or prev is None
         or prev.event not in ("call", "line")
         or prev.depth != frame.depth
+        or prev.actor != frame.actor
     ):
         return dict(frame.locals)
     return {k: T.UNCHANGED if prev.locals.get(k) == v else v for k, v in frame.locals.items()}
@@ -43,14 +52,33 @@ def encode_locals(frame: Frame, prev: Frame | None) -> dict[str, str]:
 
 def frame_text(frame: Frame, prev: Frame | None) -> str:
     """One frame, from its event token through its closing `<|frame_sep|>`."""
+    if frame.event in MESSAGE_EVENTS:
+        body = _dumps(frame.locals)
+        return f"{T.LINE_SEP}{body}{T.ACTION_SEP}[{frame.actor}] <{frame.event}>\n{T.FRAME_SEP}"
     parts = [T.EVENT_TOKENS[frame.event]]
     if frame.event in ("call", "line"):
         parts.append(_dumps(encode_locals(frame, prev)))
-    parts += [T.ACTION_SEP, frame.source, "\n"]
+    parts += [T.ACTION_SEP, actor_prefix(frame.actor), frame.source, "\n"]
     if frame.arg is not None:
         parts += [T.ARG_SEP, _dumps(frame.arg)]
     parts.append(T.FRAME_SEP)
     return "".join(parts)
+
+
+def actor_prefix(actor: str | None) -> str:
+    return "" if actor is None else f"[{actor}] "
+
+
+_ACTOR = re.compile(r"\[([^\]\n]+)\] (.*)", re.DOTALL)
+
+
+def split_actor(action: str, context_lines: dict) -> tuple[str | None, str]:
+    """(actor, source line) of an action; no actor if the action is a line
+    of the context as it stands or carries no `[ACTOR] ` prefix."""
+    if action in context_lines:
+        return None, action
+    m = _ACTOR.fullmatch(action)
+    return (m.group(1), m.group(2)) if m else (None, action)
 
 
 def prompt_text(source: str) -> str:
@@ -171,11 +199,20 @@ def from_cwm(text: str) -> Trace:
     for i, chunk in enumerate(chunks):
         try:
             event, raw, source, arg = parse_frame(chunk)
+            actor, source = split_actor(source, resolver.by_text)
+            if event == "line" and actor is not None and source in ("<send>", "<recv>"):
+                event, source = source[1:-1], ""
+                locals_ = dict(raw or {})
+                if set(locals_) != {"src", "dst", "msg"}:
+                    raise TraceFormatError(f"{event} frame must hold src, dst and msg")
+                prev = Frame(event, 0, "", "", 0, locals_, None, actor)
+                trace.frames.append(prev)
+                continue
             locals_ = resolve_locals(raw, prev) if raw is not None else {}
         except TraceFormatError as exc:
             raise TraceFormatError(f"frame {i}: {exc}") from None
-        line, func, depth = resolver.place(event, source, locals_)
-        prev = Frame(event, line, source, func, depth, locals_, arg)
+        line, func, depth = resolver.place(event, source, locals_, actor)
+        prev = Frame(event, line, source, func, depth, locals_, arg, actor)
         trace.frames.append(prev)
     if not ended:
         trace.status, trace.reason = "truncated", "text ends before <|end_of_text|>"

@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 FORMAT_VERSION = 1
+"""Version of a trace of one activity; a trace with actors is written as
+`CONCURRENT_VERSION` (docs/trace-format.md, "Concurrent programs")."""
+CONCURRENT_VERSION = 2
 
-Event = Literal["call", "line", "return", "exception"]
+Event = Literal["call", "line", "return", "exception", "send", "recv"]
 EVENTS: tuple[Event, ...] = ("call", "line", "return", "exception")
+MESSAGE_EVENTS: tuple[Event, ...] = ("send", "recv")
+"""Events of a concurrent trace only: a message sent or delivered. They are
+at no line (line 0, source "", func "", depth 0); `locals` holds the
+message (`src`, `dst`, `msg`) and `actor` the node that sent or receives it."""
 
 Status = Literal["returned", "raised", "truncated", "failed"]
 STATUSES: tuple[Status, ...] = ("returned", "raised", "truncated", "failed")
@@ -32,6 +39,9 @@ class Frame:
     diff-encoded; it is empty on return and exception frames, whose `arg`
     holds the repr of the returned value or the exception instead.
     `depth` counts traced activations below this one (the entry is 0).
+    `actor` names the task, thread or node the frame belongs to; None in a
+    trace of one activity, and then the frame serialises exactly as in
+    format version 1. With actors, `depth` counts within the actor.
     """
 
     event: Event
@@ -41,16 +51,22 @@ class Frame:
     depth: int
     locals: dict[str, str] = field(default_factory=dict)
     arg: str | None = None
+    actor: str | None = None
 
     def __post_init__(self) -> None:
-        assert self.event in EVENTS, f"unknown event {self.event!r}"
+        assert self.event in EVENTS or (self.event in MESSAGE_EVENTS and self.actor is not None), (
+            f"unknown event {self.event!r} (actor {self.actor!r})"
+        )
+        assert self.actor is None or ("]" not in self.actor and "\n" not in self.actor), (
+            f"actor names hold no ']' or newline: {self.actor!r}"
+        )
         assert "\n" not in self.source, f"source must be one line: {self.source!r}"
         has_arg = self.event in ("return", "exception")
         assert (self.arg is not None) == has_arg, f"{self.event} frame with arg={self.arg!r}"
         assert has_arg is False or not self.locals, f"{self.event} frame carries locals"
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "event": self.event,
             "line": self.line,
             "source": self.source,
@@ -59,6 +75,9 @@ class Frame:
             "locals": dict(self.locals),
             "arg": self.arg,
         }
+        if self.actor is not None:  # absent otherwise: version-1 rows stay byte-identical
+            d["actor"] = self.actor
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Frame:
@@ -70,6 +89,7 @@ class Frame:
             depth=int(d["depth"]),
             locals=dict(d.get("locals") or {}),
             arg=d.get("arg"),
+            actor=d.get("actor"),
         )
 
 
@@ -102,10 +122,15 @@ class Trace:
             return self.frames[-1].arg
         return None
 
+    @property
+    def concurrent(self) -> bool:
+        """Whether any frame names an actor (a task, thread or node)."""
+        return any(f.actor is not None for f in self.frames)
+
     def meta(self) -> dict:
         return {
             "format": "opencwm.trace",
-            "version": FORMAT_VERSION,
+            "version": CONCURRENT_VERSION if self.concurrent else FORMAT_VERSION,
             "entry": self.entry,
             "input": self.input,
             "status": self.status,

@@ -3,7 +3,8 @@
 The first line is a header (`{"format": "opencwm.trace", "version", "entry",
 "input", "status", "reason", "stdout", "source"}`) so a file is a complete
 trace; every following line is one frame with keys `event`, `line`,
-`source`, `func`, `depth`, `locals`, `arg`. Unlike CWM text nothing is
+`source`, `func`, `depth`, `locals`, `arg` (and `actor` in a trace of a
+concurrent program, whose header says version 2). Unlike CWM text nothing is
 diff-encoded or derived, so the round trip is exact by construction.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from opencwm.trace.frame import FORMAT_VERSION, Frame, Trace
+from opencwm.trace.frame import CONCURRENT_VERSION, FORMAT_VERSION, Frame, Trace
 
 
 def to_jsonl(trace: Trace) -> str:
@@ -24,8 +25,11 @@ def from_jsonl(text: str) -> Trace:
     if not rows or rows[0].get("format") != "opencwm.trace":
         raise ValueError("not an opencwm trace: the first line must be its header")
     meta = rows[0]
-    if meta.get("version") != FORMAT_VERSION:
-        raise ValueError(f"trace format version {meta.get('version')}; this reads {FORMAT_VERSION}")
+    if meta.get("version") not in (FORMAT_VERSION, CONCURRENT_VERSION):
+        raise ValueError(
+            f"trace format version {meta.get('version')}; "
+            f"this reads {FORMAT_VERSION} and {CONCURRENT_VERSION}"
+        )
     return Trace(
         source=meta["source"],
         entry=meta["entry"],

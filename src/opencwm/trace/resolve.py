@@ -15,6 +15,9 @@ frames in order, keeping a stack of activations:
   another exception frame, or whose line is not in the current scope, means
   the previous activation was left by that exception.
 
+In a concurrent trace each actor (task, thread, node) has a stack of its
+own, and a frame's depth counts within its actor.
+
 Exact whenever source lines are unique within a scope; ambiguities (two
 identical lines in one function, a recursive call site that is also the
 re-raise line) are settled by these preferences.
@@ -95,8 +98,16 @@ class Resolver:
         )
         self.stack: list[list] = []  # [scope, last line]
         self.prev_event = ""
+        self.actor: str | None = None
+        self.actors: dict[str | None, tuple[list[list], str]] = {}  # the others' (stack, event)
 
-    def place(self, event: str, source: str, names: dict[str, str]) -> tuple[int, str, int]:
+    def place(
+        self, event: str, source: str, names: dict[str, str], actor: str | None = None
+    ) -> tuple[int, str, int]:
+        if actor != self.actor:
+            self.actors[self.actor] = (self.stack, self.prev_event)
+            self.stack, self.prev_event = self.actors.pop(actor, ([], ""))
+            self.actor = actor
         candidates = self.by_text.get(source, [])
         if event == "call":
             scope, line = self._callee(candidates, set(names))

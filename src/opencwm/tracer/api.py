@@ -107,9 +107,10 @@ def assemble(context: str, entry: str, input: str, result: ExecutionResult) -> T
             end = json.loads(end)
             if not isinstance(end, dict):
                 raise TypeError("end record is not an object")
-        for event, line, func, depth, locals_, arg in items:
+        for event, line, func, depth, locals_, arg, *actor in items:  # actor: concurrent only
             text = lines[line - 1] if 0 < line <= len(lines) else ""
-            trace.frames.append(Frame(event, line, text, func, depth, locals_ or {}, arg))
+            frame = Frame(event, line, text, func, depth, locals_ or {}, arg, *actor[:1])
+            trace.frames.append(frame)
     except (ValueError, TypeError, AssertionError, IndexError):
         trace.frames.clear()
         trace.status, trace.reason = "truncated", "the program corrupted the tracer's output"

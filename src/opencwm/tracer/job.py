@@ -15,7 +15,9 @@ import json
 import os
 import random
 import sys
+import threading
 
+from opencwm.distributed.recorder import ConcurrentRecorder, is_concurrent
 from opencwm.trace.source import source_lines
 from opencwm.trace.values import TRUNCATED, safe_repr
 from opencwm.tracer.recorder import PROGRAM, Clock, Recorder, Stop
@@ -60,7 +62,8 @@ def run(payload: dict, out_fd: int, timeout_s: float) -> None:
     script = entry == "<module>"
     lines = source_lines(source)
     status, reason = "failed", ""
-    recorder = Recorder(
+    concurrent = is_concurrent(source)  # then every frame names its task/thread/node
+    recorder = (ConcurrentRecorder if concurrent else Recorder)(
         lines,
         out_fd,
         max_frames=payload["max_frames"],
@@ -78,11 +81,19 @@ def run(payload: dict, out_fd: int, timeout_s: float) -> None:
         after_in_child=recorder.detach,
     )
     real_settrace, tracer = sys.settrace, recorder.global_trace
+
+    def guarded_settrace(fn: object) -> None:  # threads the program starts take the tracer
+        if fn is not tracer:
+            _refuse_settrace()
+        real_settrace(fn)
+
+    if concurrent:
+        threading.settrace(tracer)
     ns = {"__name__": "__main__" if script else "__program__", "__builtins__": builtins}
     try:
         code = compile(source, PROGRAM, "exec", dont_inherit=True)
         if script:
-            sys.settrace = _refuse_settrace
+            sys.settrace = guarded_settrace
             real_settrace(tracer)
             try:
                 exec(code, ns)
@@ -117,7 +128,7 @@ def run(payload: dict, out_fd: int, timeout_s: float) -> None:
                 raise _Failed(f"the input does not fit {entry}(): {exc}") from None
             except ValueError:
                 pass  # no signature to check (a builtin): let the call decide
-            sys.settrace = _refuse_settrace
+            sys.settrace = guarded_settrace
             real_settrace(tracer)
             try:
                 fn(*args, **kwargs)
@@ -142,6 +153,7 @@ def run(payload: dict, out_fd: int, timeout_s: float) -> None:
         status, reason = "failed", str(failed)
     finally:
         real_settrace(None)
+        threading.settrace(None)  # type: ignore[arg-type]
         clock.cancel()
     if recorder.reason and status != "failed":
         status, reason = "truncated", recorder.reason

@@ -172,10 +172,7 @@ class Recorder:
                     # left by an exception raised earlier, after a `finally` or a
                     # `with` exit ran: the activation still ends on an exception frame
                     self._write(frame, "exception", frame.f_lineno, code.co_name, "null", raised)
-                self._texts.pop(frame, None)
-                self.depth -= 1
-                if self.depth < 0:
-                    self.entry_done = True
+                self._leave(frame)
             elif event == "exception":
                 if isinstance(arg[1], Stop | _ReprTimeout):
                     return None
@@ -191,6 +188,13 @@ class Recorder:
         self.stop(f"tracer error: {type(exc).__name__}: {exc}")
 
     # -- helpers -----------------------------------------------------------
+    def _leave(self, frame) -> None:
+        """An activation ended (its return or exception frame is written)."""
+        self._texts.pop(frame, None)
+        self.depth -= 1
+        if self.depth < 0:
+            self.entry_done = True
+
     def _def_line(self, code) -> int:
         line = self._def_lines.get(code)
         if line is None:
@@ -259,8 +263,10 @@ class Recorder:
         if self.out_fd is None:
             return
         self._last = (frame, event)
-        data = f'["{event}",{line},{_quote(func)},{self.depth},{locals_json},{arg_json}]\n'
-        data = data.encode()
+        self._emit(f'["{event}",{line},{_quote(func)},{self.depth},{locals_json},{arg_json}]\n')
+
+    def _emit(self, row: str) -> None:
+        data = row.encode()
         self.frames += 1
         self.bytes += len(data)
         os.write(self.out_fd, data)
