@@ -8,9 +8,12 @@
 # the slot is done before it, and the slot runs one command:
 #
 #   here:   scripts/gpu-train.sh stage CORPUS... [--max-rows N]... [--stage DIR]
+#                                      [--code CODE_CORPUS [--code-rows N]]
 #           slims built corpora to the columns training reads (zstd 19) into
-#           gpu-stage/corpora/ (git-ignored; name gpu-stage in `carry`) and
-#           checks that what a `run` call sends stays under 64 MiB
+#           gpu-stage/corpora/ (git-ignored; name gpu-stage in `carry`), and a
+#           plain-code corpus (`opencwm data code`, its first N rows of train
+#           and val) into gpu-stage/code/, and checks that what a `run` call
+#           sends stays under 64 MiB
 #   slot:   scripts/gpu-train.sh train [--preset small] [--limit 580] [--warm DIR]
 #                                      [-- MORE `opencwm train` FLAGS]
 #           checks python3's packages (the device's own torch and
@@ -36,6 +39,11 @@
 #                  training overruns, it is stopped PACK_S (20) s before the limit
 #                  and its last checkpoint packed
 #   --warm DIR     keep training DIR's weights (same preset); default: from scratch
+#   --code-frac F  a new run first trains on the staged code corpus, loss on every
+#                  token, for this fraction of the training time (e.g. 0.3), into
+#                  RUN-code, then goes on from those weights on the traces for the
+#                  rest: the CWM recipe in small, at the compute of a run without it
+#                  (default 0: traces only)
 #   --tokenizer D  the tokenizer of a new model (default models/cwm-tiny: the
 #                  staged `cwm` column is cut and cannot train one)
 #   --stage DIR    staged corpora (default gpu-stage), --run DIR the run (default
@@ -74,16 +82,22 @@ travel_bytes() {
 }
 
 cmd_stage() {
-    local stage="$ROOT/gpu-stage" args=()
+    local stage="$ROOT/gpu-stage" args=() code="" code_rows=0
     while (($#)); do
         case $1 in
             --stage) stage=$2; shift 2 ;;
+            --code) code=$2; shift 2 ;;
+            --code-rows) code_rows=$2; shift 2 ;;
             *) args+=("$1"); shift ;;
         esac
     done
     ((${#args[@]})) || die "stage needs at least one built corpus (e.g. data/synth40k)"
     rm -rf "$stage/corpora"
     "$(local_python)" -m opencwm.model.stage "${args[@]}" --out "$stage/corpora"
+    rm -rf "$stage/code"
+    if [[ -n $code ]]; then
+        "$(local_python)" -m opencwm.model.stage "$code" --out "$stage/code" --max-rows "$code_rows"
+    fi
     local bytes
     bytes=$(travel_bytes "$stage")
     echo "a run call sends $((bytes / 1024)) KiB with $stage (limit $((TRAVEL_LIMIT / 1024)) KiB)"
@@ -91,7 +105,7 @@ cmd_stage() {
 }
 
 cmd_train() {
-    local start=$SECONDS preset=small limit=580 reserve=60 warm=""
+    local start=$SECONDS preset=small limit=580 reserve=60 warm="" code_frac=0
     local tokenizer="$ROOT/models/cwm-tiny" stage="$ROOT/gpu-stage" run="" extra=()
     while (($#)); do
         case $1 in
@@ -99,11 +113,12 @@ cmd_train() {
             --limit) limit=$2; shift 2 ;;
             --reserve) reserve=$2; shift 2 ;;
             --warm) warm=$2; shift 2 ;;
+            --code-frac) code_frac=$2; shift 2 ;;
             --tokenizer) tokenizer=$2; shift 2 ;;
             --stage) stage=$2; shift 2 ;;
             --run) run=$2; shift 2 ;;
             --) shift; extra=("$@"); break ;;
-            *) die "unknown train option $1; known: --preset --limit --reserve --warm --tokenizer --stage --run --" ;;
+            *) die "unknown train option $1; known: --preset --limit --reserve --warm --code-frac --tokenizer --stage --run --" ;;
         esac
     done
     [[ -n ${OUT:-} ]] || die "OUT is not set: it names the folder whose files come back"
@@ -118,6 +133,15 @@ cmd_train() {
         [[ -f $d/manifest.json ]] && data+=(--data "${d%/}")
     done
     ((${#data[@]})) || die "no staged corpora in $stage/corpora: run \`scripts/gpu-train.sh stage\` first and carry $(basename "$stage")"
+    local code=()
+    if [[ $code_frac != 0 ]]; then
+        awk "BEGIN {exit !($code_frac > 0 && $code_frac < 1)}" </dev/null \
+            || die "--code-frac $code_frac: give a fraction between 0 and 1"
+        for d in "$stage"/code/*/; do
+            [[ -f $d/manifest.json ]] && code+=(--data "${d%/}")
+        done
+        ((${#code[@]})) || die "--code-frac needs a staged code corpus in $stage/code: stage it with --code"
+    fi
     if [[ -n $warm ]]; then
         [[ -f $warm/model.safetensors ]] || die "--warm $warm holds no model.safetensors"
         tokenizer=$warm
@@ -157,23 +181,49 @@ print(f"python {sys.version.split()[0]}, torch {torch.__version__}, "
 EOF
     ) || exit 2
     mkdir -p "$run" "$OUT"
-    if [[ ! -f $run/tokenizer.json ]]; then  # a new run: seed it (a run already there resumes)
-        cp "$tokenizer"/tokenizer.json "$tokenizer"/tokenizer_config.json "$run"/
-        if [[ -n $warm ]]; then
-            cp "$warm"/config.json "$warm"/model.safetensors "$run"/
-            [[ -f $warm/history.jsonl ]] && cp "$warm"/history.jsonl "$run"/
-        fi
-    fi
     local budget=$((limit - reserve - (SECONDS - start)))
     ((budget > 10)) || die "only ${budget}s left to train within --limit $limit; raise it or lower --reserve"
+    local common=(--preset "$preset" --precision "$precision" --workers "$(nproc)" --batch-size 32
+        --block 1024 --lr 1e-3 --warmup 100 --eval-every 250 --save-every 250)
+    if [[ ! -f $run/tokenizer.json ]]; then  # a new run: seed it (a run already there resumes)
+        local seed=$warm
+        if ((${#code[@]})); then  # the code stage, in a run of its own, seeds this one
+            local code_run=$run-code code_budget
+            code_budget=$(awk "BEGIN {print int($budget * $code_frac)}" </dev/null)
+            mkdir -p "$code_run"
+            cp "$tokenizer"/tokenizer.json "$tokenizer"/tokenizer_config.json "$code_run"/
+            if [[ -n $warm ]]; then
+                cp "$warm"/config.json "$warm"/model.safetensors "$code_run"/
+                [[ -f $warm/history.jsonl ]] && cp "$warm"/history.jsonl "$code_run"/
+            fi
+            printf 'code stage: %s for at most %ss on %s into %s\n' "$preset" "$code_budget" \
+                "${code[*]}" "$code_run" | tee -a "$run/train.log"
+            set +e
+            timeout --signal=INT --kill-after=5 $((code_budget + 30)) \
+                "$py" -m opencwm train "${code[@]}" --out "$code_run" "${common[@]}" \
+                --loss-on all --time-budget "${code_budget}s" "${extra[@]}" 2>&1 \
+                | tee -a "$run/train.log"
+            set -e
+            [[ -f $code_run/model.safetensors ]] || {
+                cp "$run/train.log" "$OUT/train.log"
+                die "the code stage left no weights; its log is in \$OUT/train.log"
+            }
+            seed=$code_run
+            budget=$((limit - reserve - (SECONDS - start)))
+            ((budget > 10)) || die "only ${budget}s left for the traces after the code stage; lower --code-frac"
+        fi
+        cp "$tokenizer"/tokenizer.json "$tokenizer"/tokenizer_config.json "$run"/
+        if [[ -n $seed ]]; then
+            cp "$seed"/config.json "$seed"/model.safetensors "$run"/
+            [[ -f $seed/history.jsonl ]] && cp "$seed"/history.jsonl "$run"/
+        fi
+    fi
     printf '%s\ntraining %s for at most %ss on %s staged corpora into %s\n' \
         "$found" "$preset" "$budget" $((${#data[@]} / 2)) "$run" | tee -a "$run/train.log"
     set +e
     timeout --signal=INT --kill-after=5 $((limit - PACK_S - (SECONDS - start))) \
-        "$py" -m opencwm train "${data[@]}" --out "$run" --preset "$preset" \
-        --precision "$precision" --time-budget "${budget}s" --workers "$(nproc)" --batch-size 32 \
-        --block 1024 --lr 1e-3 --warmup 100 --eval-every 250 --save-every 250 "${extra[@]}" 2>&1 \
-        | tee -a "$run/train.log"
+        "$py" -m opencwm train "${data[@]}" --out "$run" "${common[@]}" \
+        --time-budget "${budget}s" "${extra[@]}" 2>&1 | tee -a "$run/train.log"
     local rc=${PIPESTATUS[0]}
     set -e
     if ((rc != 0)); then

@@ -165,3 +165,14 @@ def test_a_micro_model_trains_on_every_code_token(tree, tmp_path):
     pad = tok.convert_tokens_to_ids("<|pad|>")
     real = ids != pad
     assert mask[real].mean() > 0.9  # all but each window's first token
+
+
+def test_staging_keeps_code_rows_whole(tree, tmp_path):
+    from opencwm.model.stage import stage
+
+    build(tree, tmp_path / "code")
+    stage(tmp_path / "code", tmp_path / "staged")
+    full = {r["id"]: r for r in iter_rows(tmp_path / "code", "train")}
+    slim = list(iter_rows(tmp_path / "staged", "train"))
+    assert len(slim) == len(full)
+    assert all(r["cwm"] == full[r["id"]]["cwm"] and r["code"] is None for r in slim)
