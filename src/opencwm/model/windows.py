@@ -2,12 +2,20 @@
 
 A trace that fits the model's window is one sequence: the prompt (source)
 then every frame, then `<|end_of_text|>`. A longer one is cut into windows
-that each repeat the prompt and continue with the next frames; the first
-frame of a later window is written with full locals (no `".."`), so every
-window reads on its own. The rollout uses the same policy when an
-execution outgrows the window: keep the source and the most recent frames.
-Loss is on frame tokens only (or on everything, if asked): the source is
-given, not predicted.
+that each repeat the prompt and continue with the next frames.
+
+Long traces (`window_frames`, the one policy training and the rollout
+share). A window that starts at frame `i > 0` must not lose the state:
+after the prompt it writes the latest call or line frame of each
+activation live under frame `i`'s (its callers, outermost first: their
+locals, and the line each is waiting on), then frame `i` itself, all with
+full locals (no `".."`), then frames `i+1, ...` as diffs. So every window
+reads on its own, and after a callee returns its caller's state is known
+even when the caller's own frames fell out long ago. When the callers do
+not fit, the outermost are dropped first (deep recursion). The callers'
+frames are given, like the source: no loss on them unless `loss_on_all`.
+The rollout (`world/rollout.py`) writes its prompt with the same function
+when an execution outgrows the model's window.
 
 A row's windows depend on that row alone, so `Windower` can make them in
 several processes and keep the row order: packing them afterwards gives
@@ -45,6 +53,54 @@ def frames_of(row: dict) -> list[Frame]:
     return [Frame.from_dict(d) for d in json.loads(row["frames"])]
 
 
+def live_callers(frames: Seq[Frame], start: int) -> list[Frame]:
+    """The latest call or line frame of each activation live under the one
+    of `frames[start]` (its callers), outermost first: the state a window
+    starting at `start` carries besides that frame. A return ends its
+    activation; an exception may be caught, so it only ends the deeper ones."""
+    stack: list[Frame | None] = []
+    for f in frames[:start]:
+        d = f.depth
+        if f.event in ("call", "line"):
+            del stack[d:]
+            stack += [None] * (d - len(stack)) + [f]
+        elif f.event == "return":
+            del stack[d:]
+        else:
+            del stack[d + 1 :]
+    top = frames[start].depth if start < len(frames) else len(stack)
+    return [f for f in stack[:top] if f is not None]
+
+
+def window_frames(
+    frames: Seq[Frame], start: int, end: int, callers: int | None = None
+) -> list[tuple[Frame, Frame | None]]:
+    """What a window holding `frames[start:end]` writes after the prompt, as
+    `(frame, previous)` pairs for `frame_text`: the innermost `callers` (all
+    by default) of `live_callers` and `frames[start]` in full, then the rest
+    as diffs against the frame before. At `start == 0` this is the trace's
+    own text."""
+    head = live_callers(frames, start) if start else []
+    if callers is not None:
+        head = head[len(head) - callers :] if callers > 0 else []
+    out: list[tuple[Frame, Frame | None]] = [(f, None) for f in head]
+    if start < end:
+        out.append((frames[start], None))
+    out += [(frames[i], frames[i - 1]) for i in range(start + 1, end)]
+    return out
+
+
+def fit_callers(sizes: Seq[int], room: int) -> int:
+    """How many of the innermost callers (token `sizes`, outermost first)
+    fit in `room` tokens."""
+    used, kept = 0, 0
+    for size in reversed(sizes):
+        if used + size > room:
+            break
+        used, kept = used + size, kept + 1
+    return kept
+
+
 def row_windows(
     row: dict, tokenizer, block: int, loss_on_all: bool = False, max_windows: int | None = None
 ) -> list[Sequence]:
@@ -74,11 +130,16 @@ def row_windows(
     i = 0
     while i < len(frames) and len(out) != max_windows:
         ids, mask = list(prompt), [int(loss_on_all)] * len(prompt)
-        first = (
-            frame_ids(i)
-            if not out
-            else enc.encode(frame_text(frames[i], None), add_special_tokens=False).ids
-        )
+        if out:  # a later window: its callers' state, then frame i, all in full
+            texts = [frame_text(f, prev) for f, prev in window_frames(frames, i, i + 1)]
+            *head, first = (e.ids for e in enc.encode_batch(texts, add_special_tokens=False))
+            # as much of the state as the rollout keeps: 3/4 of the window (world/rollout.py)
+            kept = fit_callers([len(h) for h in head], block * 3 // 4 - len(ids) - len(first))
+            for h in head[len(head) - kept :]:
+                ids += h
+                mask += [int(loss_on_all)] * len(h)
+        else:
+            first = frame_ids(i)
         if len(ids) + len(first) > block:
             i += 1  # a single frame longer than the window: skipped
             continue

@@ -6,8 +6,10 @@ are filled in exactly as Python would). From there the model is asked for
 one frame at a time; each reply is parsed into the same `Frame` the real
 tracer makes, or kept as an invalid step with its raw text. The prompt
 only ever grows at its end, so a backend with a KV cache never re-encodes
-the history; when it outgrows the model's window the source and the most
-recent frames are kept (the training windows' policy, `model/windows.py`).
+the history; when it outgrows the model's window the source, the state
+(the latest frame of each live caller, in full) and the most recent frames
+are kept: the training windows' policy, one function (`model/windows.py`,
+`window_frames`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 
+from opencwm.model.windows import live_callers, window_frames
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import TraceFormatError, frame_text, parse_frame, prompt_text, resolve_locals
 from opencwm.trace.frame import MODULE_ENTRY, Frame, Trace
@@ -28,7 +31,8 @@ class RolloutConfig:
     max_frames: int = 300
     sampling: Sampling = field(default_factory=Sampling)
     keep_frames: int = 24
-    """Frames kept after the source when the prompt outgrows the window."""
+    """Recent frames kept (after the source and the callers' state) when the
+    prompt outgrows the window."""
 
 
 @dataclass
@@ -79,6 +83,8 @@ class Imagined:
         self.ended = False
         self._prompt_head = prompt_text(context)
         self._start = 0  # first frame kept in the prompt (window policy)
+        self._callers: int | None = None  # innermost callers kept (None: all)
+        self._head: tuple[tuple, str] | None = None  # (key, text) of the window's head
         self._resolver: Resolver | None = None
         self._placed_upto: list[Frame] = []
 
@@ -89,26 +95,40 @@ class Imagined:
         return entry_of(self.context)
 
     def prompt(self) -> str:
-        parts = [self._prompt_head]
-        for i in range(self._start, len(self.frames)):
-            prev = self.frames[i - 1] if i > self._start else None
-            parts.append(frame_text(self.frames[i], prev))
-        return "".join(parts)
+        """The source, then `window_frames` from `_start`. Its head (the
+        callers' state and the first frame) is remembered between steps:
+        finding the callers walks every frame before the window."""
+        frames, start = self.frames, self._start
+        if start >= len(frames):
+            return self._prompt_head
+        key = (start, self._callers, frames[0], frames[start - 1], frames[start])
+        if self._head is None or not _same(self._head[0], key):
+            pairs = window_frames(frames, start, start + 1, self._callers)
+            self._head = (key, "".join(frame_text(f, prev) for f, prev in pairs))
+        rest = (frame_text(frames[i], frames[i - 1]) for i in range(start + 1, len(frames)))
+        return self._prompt_head + self._head[1] + "".join(rest)
 
     def _fit_window(self) -> str:
         prompt = self.prompt()
         budget = self.backend.context_tokens - self.config.sampling.max_tokens
         if self.backend.count_tokens(prompt) > budget:
             self._start = max(self._start, len(self.frames) - self.config.keep_frames)
+            self._callers = None
             prompt = self.prompt()
             # Fewer than `keep_frames` when those do not fit, with a quarter of the
             # budget to spare: each cut re-encodes the whole window, so cutting
-            # only just below the budget would re-encode it at every step.
-            while (
-                self.backend.count_tokens(prompt) > budget * 3 // 4
-                and self._start < len(self.frames) - 1
-            ):
-                self._start += 1
+            # only just below the budget would re-encode it at every step. The
+            # state goes last: recent frames first, then the outermost callers.
+            while self.backend.count_tokens(prompt) > budget * 3 // 4:
+                if self._start < len(self.frames) - 1:
+                    self._start += 1
+                else:
+                    callers = len(live_callers(self.frames, self._start))
+                    if self._callers is not None:
+                        callers = min(callers, self._callers)
+                    if callers == 0:
+                        break  # the source and one frame: nothing left to cut
+                    self._callers = callers - 1
                 prompt = self.prompt()
         return prompt
 
@@ -156,6 +176,8 @@ class Imagined:
         del self.frames[n:]
         self.ended = False
         self._start = min(self._start, max(n - 1, 0))
+        self._callers = None
+        self._head = None
 
     def _resolver_after(self, frames: list[Frame]) -> Resolver:
         """A resolver that has placed exactly `frames`. Kept between steps, so
@@ -204,6 +226,12 @@ class Imagined:
                 reason or "the rollout stopped before the entry returned",
             )
         return t
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Two window keys: equal numbers, and the very same frames (an edited
+    frame is a new object; holding the old ones keeps their ids unique)."""
+    return a[:2] == b[:2] and all(x is y for x, y in zip(a[2:], b[2:], strict=True))
 
 
 def _place(resolver: Resolver, f: Frame) -> tuple[int, str, int]:
