@@ -63,9 +63,11 @@ def draw(family: str, rng: random.Random) -> tuple[str, str]:
     if rng.random() < 0.5:
         code = f"T = int(input())\nfor {loop} in range(T):\n{textwrap.indent(body, '    ')}"
     else:
+        # T is read before the `def`: a script's first line is its call frame's
+        # line, and a `def` there reads as the callee's (trace/resolve.py)
         code = (
-            f"def solve():\n{textwrap.indent(body, '    ')}\n\n"
-            f"T = int(input())\nfor {loop} in range(T):\n    solve()\n"
+            f"T = int(input())\n\n\ndef solve():\n{textwrap.indent(body, '    ')}\n\n"
+            f"for {loop} in range(T):\n    solve()\n"
         )
     if rng.random() < 0.4:
         code = "import sys\n\ninput = sys.stdin.readline\n\n" + code
