@@ -7,6 +7,7 @@ jsonl:FILE       CRUXEval-format lines {"code", "input", "output", "id"}
 scripts:DIR      whole programs NAME.py with standard input NAME.in
 halting:N        N labelled (function, input) pairs, half halting, half not (docs/halting.md)
 contests:N       N whole contest solutions looping over stdin test cases (long traces)
+distributed:N    N message-passing systems of 2-5 nodes, labelled ok / deadlock / inconsistent
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from pathlib import Path
 from opencwm.data.benchmarks import SourceError, humaneval_items, jsonl_items, script_items
 from opencwm.data.items import Item
 
-KNOWN = ("synthetic", "humaneval", "pytest", "jsonl", "scripts", "halting", "contests")
+KNOWN = (
+    "synthetic",
+    "humaneval",
+    "pytest",
+    "jsonl",
+    "scripts",
+    "halting",
+    "contests",
+    "distributed",
+)
 
 
 def items_from(spec: str, seed: int = 0, cache: Path | None = None) -> Iterator[Item]:
@@ -41,6 +51,10 @@ def items_from(spec: str, seed: int = 0, cache: Path | None = None) -> Iterator[
         from opencwm.halt.corpus import halting_items
 
         yield from halting_items(_count(spec, arg), seed)
+    elif kind == "distributed":
+        from opencwm.distributed.corpus import distributed_items
+
+        yield from distributed_items(_count(spec, arg), seed)
     elif kind == "contests":
         from opencwm.data.contests import contest_items
 
@@ -52,7 +66,11 @@ def items_from(spec: str, seed: int = 0, cache: Path | None = None) -> Iterator[
 def expected_count(spec: str) -> int | None:
     """How many items `spec` lists, where the spec says (`synthetic:N`, `halting:N`, ...)."""
     kind, _, arg = spec.partition(":")
-    return int(arg) if kind in ("synthetic", "halting", "contests") and arg.isdigit() else None
+    return (
+        int(arg)
+        if kind in ("synthetic", "halting", "contests", "distributed") and arg.isdigit()
+        else None
+    )
 
 
 def _pytest_items(package: str, cache: Path | None) -> Iterator[Item]:
