@@ -1040,6 +1040,68 @@ app.command(name="halt")(_halt)
 eval_app.command("halt")(_eval_halt)
 
 
+# ---- distributed systems (issue 17): eval distributed -----------------------------
+
+
+@eval_app.command("distributed")
+def eval_distributed(
+    data: Annotated[Path, typer.Option(help="A corpus built with --source distributed:N.")],
+    model: ModelOpt = None,
+    endpoint: EndpointOpt = None,
+    served_model: ServedOpt = None,
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    limit: Annotated[int | None, typer.Option(help="Evaluate the first N runs only.")] = None,
+    steps: Annotated[int, typer.Option(help="Next-event positions scored per run.")] = 8,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Report (JSON); the PNG goes beside it. Default runs/eval-distributed-TIME.json."
+        ),
+    ] = None,
+) -> None:
+    """Next-event, final-state and outcome (ok / deadlock / inconsistent) accuracy on distributed runs, by node count and bug."""
+    import json
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from opencwm.eval import EvalError
+    from opencwm.eval.distributed_eval import (
+        DistributedEvalConfig,
+        evaluate,
+        load_cases,
+        plot,
+        table_rows,
+    )
+    from opencwm.world.backends import BackendError
+
+    try:
+        load_cases(data, split, 1)  # a bad corpus fails before the model loads
+    except EvalError as exc:
+        raise fail(str(exc)) from None
+    backend, label = model_backend(model, endpoint, served_model)
+    config = DistributedEvalConfig(data, split, limit, steps, model=label)
+    out = out or Path("runs") / f"eval-distributed-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        report = evaluate(config, backend)
+    except (EvalError, BackendError) as exc:
+        raise fail(str(exc)) from None
+    out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    plot(report, out.with_suffix(".png"))
+    table = Table(title=f"{label} on {data.name} [{split}]")
+    for col in ("by", "group", "runs", "next event", "final state", "outcome"):
+        table.add_column(col)
+    for by, group, r in table_rows(report):
+        figures = [f"{r[m]:.1%}" for m in ("next_event", "final_state", "outcome")]
+        table.add_row(by, group, str(r["runs"]), *figures)
+    Console().print(table)
+    base = report["majority_outcome"]
+    typer.echo(f"majority-outcome baseline ({base['label']}): {base['accuracy']:.1%}")
+    typer.echo(f"report: {out}; plot: {out.with_suffix('.png')}")
+
+
 # ---- asynchronous RL (issue 7): its own module, registered here -------------------
 
 from opencwm.rl.cli import rl as _rl  # noqa: E402  (typer only: start-up stays light)
