@@ -902,6 +902,29 @@ def eval_trace(
     typer.echo(f"report: {out}; accuracy vs trace length: {plot}")
 
 
+@eval_app.command("loss")
+def eval_loss(
+    data: Annotated[Path, typer.Option(help="A corpus built by `opencwm data build`.")],
+    model: Annotated[Path, typer.Option(help="A model directory (HF layout).")] = Path(
+        "models/cwm-tiny"
+    ),
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    limit: Annotated[int | None, typer.Option(help="The first N traces only.")] = None,
+) -> None:
+    """Teacher-forced loss and accuracy on every frame token of a split, in training's windows; prints one JSON line."""
+    import json
+
+    from opencwm.eval import EvalError
+    from opencwm.eval.loss_eval import heldout_loss
+
+    if not (model / "config.json").exists():
+        raise fail(f"{model} is not a model directory (no config.json)")
+    try:
+        typer.echo(json.dumps(heldout_loss(model, data, split, limit)))
+    except EvalError as exc:
+        raise fail(str(exc)) from None
+
+
 @eval_app.command("output")
 def eval_output(
     data: Annotated[

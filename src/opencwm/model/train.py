@@ -220,14 +220,20 @@ def masked_loss(model, x, y, m, need_logits: bool = False):
 
 @torch.no_grad()
 def evaluate(
-    model, val: tuple[np.ndarray, np.ndarray], c: TrainConfig, frame_sep: int, device
+    model,
+    val: tuple[np.ndarray, np.ndarray],
+    c: TrainConfig,
+    frame_sep: int,
+    device,
+    rows: int | None = 64,
 ) -> dict:
     """Validation loss and teacher-forced accuracy: tokens, and whole frames
-    (every target token of the frame predicted right)."""
+    (every target token of the frame predicted right), on the first `rows`
+    packed rows (all of them for None)."""
     model.eval()
     ids, mask = val
     total, count, tok_ok, tok_n, fr_ok, fr_n = 0.0, 0, 0, 0, 0, 0
-    for start in range(0, min(len(ids), 64), c.batch_size):
+    for start in range(0, len(ids) if rows is None else min(len(ids), rows), c.batch_size):
         x = torch.from_numpy(ids[start : start + c.batch_size].astype(np.int64)).to(device)
         m = torch.from_numpy(mask[start : start + c.batch_size].astype(np.float32)).to(device)
         loss, logits = masked_loss(model, x[:, :-1], x[:, 1:], m[:, 1:], need_logits=True)
