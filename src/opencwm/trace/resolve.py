@@ -7,7 +7,9 @@ frames in order, keeping a stack of activations:
 
 - a call frame's line is a `def` line (a fresh call) or, for a resumed
   generator, the line it resumes at; the scope is chosen among those on
-  that line whose parameters all appear in the frame's locals;
+  that line whose parameters all appear in the frame's locals; the first
+  frame of a script (a context with no marked entry) is the module's, even
+  when its line 1 is also a `def` line;
 - other frames belong to the activation on top of the stack, preferring
   lines of that scope itself, then lines inside it, then the nearest line
   at or after the activation's last one (loops repeat lines);
@@ -100,6 +102,7 @@ class Resolver:
         self.prev_event = ""
         self.actor: str | None = None
         self.actors: dict[str | None, tuple[list[list], str]] = {}  # the others' (stack, event)
+        self.placed = 0  # frames placed so far
 
     def place(
         self, event: str, source: str, names: dict[str, str], actor: str | None = None
@@ -109,7 +112,10 @@ class Resolver:
             self.stack, self.prev_event = self.actors.pop(actor, ([], ""))
             self.actor = actor
         candidates = self.by_text.get(source, [])
-        if event == "call":
+        if event == "call" and self.placed == 0 and self.marked is None:
+            line = candidates[0] if candidates else 1
+            self.stack.append([self.scopes[0], line])  # a script starts with its module
+        elif event == "call":
             scope, line = self._callee(candidates, set(names))
             self.stack.append([scope, line])
         else:
@@ -124,6 +130,7 @@ class Resolver:
         if event == "return":
             self.stack.pop()
         self.prev_event = event
+        self.placed += 1
         return line, scope.name, depth
 
     def _callee(self, candidates: list[int], names: set[str]) -> tuple[Scope, int]:
