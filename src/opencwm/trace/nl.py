@@ -318,6 +318,12 @@ class Narrator:
         self.prev = frame
         return out
 
+    def state(self, frame: Frame) -> str:
+        """`frame` (a call or line frame) stated in full: see `_state_sentence`."""
+        out = _state_sentence(frame, self.stack)
+        self.prev = frame
+        return out
+
     def copy(self) -> Narrator:
         other = Narrator()
         # activations' dicts are replaced, never changed in place: a shallow copy is enough
@@ -326,6 +332,29 @@ class Narrator:
         return other
 
 
+# -- a full state (the head of a window, model/windows.py) -------------------
+STATE = "the state is "
+
+
+def _state_sentence(frame: Frame, stack: list[_Activation]) -> str:
+    """`Line N, at depth D in F: the state is B, B and B.` (`the state is
+    empty.` when F has no locals): every local of the activation at depth
+    D, whatever the stack held, so it reads without the sentences before.
+    A window that starts mid-trace opens with these (model/windows.py), as
+    CWM text re-writes a frame in full; the reader takes it as a line step."""
+    _set_depth(stack, frame.depth, frame.func, keep_top=True)
+    stack[-1].locals = dict(frame.locals)
+    items = [_binding(k, v) for k, v in frame.locals.items()]
+    body = STATE + (_listing(items) if items else "empty")
+    return f"Line {frame.line}, at depth {frame.depth} in {span(frame.func)}: {body}."
+
+
+def _read_state(r: _Reader) -> dict[str, str]:
+    """The locals a state body lists (after `STATE`)."""
+    return {} if r.word("empty") else dict(_bindings(r))
+
+
+# -- the whole run -----------------------------------------------------------
 def to_nl(trace: Trace) -> str:
     """The trace as English: a heading, one sentence per frame, how it ended."""
     head = f"Tracing {span(trace.entry)}"
@@ -484,7 +513,7 @@ def _read_step(r: _Reader, stack: list[_Activation]) -> Step:
     if name is not None and name != top.func:
         raise NlFormatError(f"{name!r} is named, but the step is in {top.func!r}")
     if event == "line":
-        top.locals = _read_changes(r, top.locals or {})
+        top.locals = _read_state(r) if r.word(STATE) else _read_changes(r, top.locals or {})
         return Step("line", line, top.func, len(stack) - 1, dict(top.locals))
     if event == "return":
         stack.pop()
