@@ -17,6 +17,7 @@ from opencwm.world.constrain import (
     KeyConstraint,
     ScopeLines,
     carried_keys,
+    concurrent_context,
     context_of,
     deletes_names,
     last_values,
@@ -84,6 +85,56 @@ def test_the_true_next_frame_always_passes_both_constraints(bundled_backend, sou
         assert guide.allowed() is None and not keys.active
         prompt += text
     assert walked > len(trace.frames) and checked > 0
+
+
+ASYNC = """import asyncio
+
+
+async def worker(name, n):
+    total = 0
+    for i in range(n):
+        total += i
+        await asyncio.sleep(0)
+    return total
+
+
+def main():  # << START_OF_TRACE
+    async def both():
+        return await asyncio.gather(worker("a", 2), worker("b", 3))
+
+    return asyncio.run(both())
+"""
+
+
+def distributed_run():
+    import random
+
+    from opencwm.distributed.systems import generate
+
+    system = generate(random.Random(3), "two-phase")
+    return system.code, "main", system.input
+
+
+@pytest.mark.parametrize("kind", ["distributed", "asyncio"])
+def test_concurrent_programs_decode_unconstrained_so_no_true_frame_is_refused(
+    bundled_backend, kind
+):
+    """A concurrent context's frames carry `[ACTOR] ` prefixes and
+    `<send>`/`<recv>` actions, which no rule knows: the constraints step
+    aside after every true prefix (the recorder's own test decides), so
+    every token of every true frame passes."""
+    source, entry, args = distributed_run() if kind == "distributed" else (ASYNC, "main", "")
+    trace = trace_program(source, entry, args)
+    assert trace.status == "returned" and trace.concurrent, trace.reason
+    assert concurrent_context(trace.source)
+    assert any(f.event in ("send", "recv") for f in trace.frames) == (kind == "distributed")
+    prompt = prompt_text(trace.source)
+    for i, frame in enumerate(trace.frames):
+        assert bundled_backend._constraint(prompt) == (None, None), f"frame {i}"
+        prompt += frame_text(frame, trace.frames[i - 1] if i else None)
+    # a program of one activity is still constrained
+    assert bundled_backend._constraint(prompt_text(NESTED))[0] is not None
+    assert not concurrent_context(NESTED)
 
 
 def test_a_frame_of_the_same_activation_names_a_line_of_its_function():

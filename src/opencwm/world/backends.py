@@ -21,6 +21,7 @@ from opencwm.world.constrain import (
     LineTrie,
     ScopeLines,
     carried_keys,
+    concurrent_context,
     context_names,
     context_of,
     deletes_names,
@@ -180,8 +181,8 @@ class LocalBackend:
 
     def _constraint(self, prompt: str) -> tuple[ActionConstraint | None, KeyConstraint | None]:
         context = context_of(prompt)
-        if context is None:
-            return None, None
+        if context is None or concurrent_context(context):
+            return None, None  # a concurrent program's frames: no rule here knows actors
         tok = self.tokenizer.backend_tokenizer
 
         def encode(lines: list[str]) -> list[list[int]]:
@@ -311,7 +312,7 @@ class EndpointBackend:
     def complete(self, prompt: str, sampling: Sampling) -> str:
         if sampling.constrain and self.structured:
             context = context_of(prompt)
-            if context is not None:
+            if context is not None and not concurrent_context(context):
                 from opencwm.world.guided import guided_complete
 
                 return guided_complete(self, prompt, sampling, context)

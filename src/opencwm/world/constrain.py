@@ -332,6 +332,19 @@ def _defined_in(scope):
             todo.extend(ast.iter_child_nodes(node))
 
 
+def concurrent_context(context: str) -> bool:
+    """Whether `context` is a concurrent program, by the recorder's own test
+    (`distributed.recorder.is_concurrent`: it imports threading, asyncio or
+    concurrent.futures, or embeds the runtime). Its frames carry an
+    `[ACTOR] ` action prefix and `<send>`/`<recv>` actions, and `".."`
+    refers to the previous frame *of the same actor*, which none of the
+    rules here know: structural decoding steps aside there (no constraint)
+    rather than refuse a true frame (docs/trace-format.md)."""
+    from opencwm.distributed.recorder import is_concurrent
+
+    return is_concurrent(context)
+
+
 def context_of(prompt: str) -> str | None:
     """The context source at the head of a rollout prompt, if it has one."""
     head = T.BEGIN_OF_TEXT + T.TRACE_CONTEXT_START
