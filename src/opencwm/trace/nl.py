@@ -21,6 +21,15 @@ it; `from_nl` reads it from the program) and the call depth, which the
 reader derives from a stack of activations exactly as the writer does; only
 where that stack disagrees with the trace (an exception swallowed by a
 builtin, say) does a sentence name the depth.
+
+Concurrent programs (frames with an actor): a step sentence starts
+"Node `b`, line 12" instead of "Line 12", and each actor has a stack of its
+own on both sides. A message is "Node `a` sends `MSG` to node `c`." or
+"Node `c` receives `MSG` from node `a`."; a node is named by its string
+name where its repr is that string's, else by the repr itself, and a
+sender (receiver) whose repr is not its actor's name's is added as
+"(from `SRC`)" ("(to `DST`)"). A narration of one activity reads exactly
+as before.
 """
 
 from __future__ import annotations
@@ -28,10 +37,10 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from opencwm.trace.frame import MODULE_ENTRY, Event, Frame, Status, Trace
+from opencwm.trace.frame import MESSAGE_EVENTS, MODULE_ENTRY, Event, Frame, Status, Trace
 from opencwm.trace.source import source_lines, strip_marker
 
 T = TypeVar("T")
@@ -51,6 +60,7 @@ class Step:
     depth: int
     locals: dict[str, str] = field(default_factory=dict)
     arg: str | None = None
+    actor: str | None = None
 
 
 @dataclass(slots=True)
@@ -67,7 +77,9 @@ class Narration:
 
 def narration_of(trace: Trace) -> Narration:
     """The facts taken directly from a trace (what `parse_nl` must recover)."""
-    steps = [Step(f.event, f.line, f.func, f.depth, dict(f.locals), f.arg) for f in trace.frames]
+    steps = [
+        Step(f.event, f.line, f.func, f.depth, dict(f.locals), f.arg, f.actor) for f in trace.frames
+    ]
     return Narration(trace.entry, trace.input, steps, trace.status, trace.reason, trace.stdout)
 
 
@@ -303,33 +315,85 @@ def _sentence(frame: Frame, prev: Frame | None, stack: list[_Activation]) -> str
     return f"Line {frame.line}{where}: {body}."
 
 
+def _node(r: str) -> str:
+    """A node as a message sentence names it (see the module docstring)."""
+    name = _string_of(r)
+    return span(r) if name is None else f"node {span(name)}"
+
+
+def _string_of(r: str) -> str | None:
+    """The string whose repr `r` is, or None."""
+    if r[:1] not in ("'", '"'):
+        return None
+    try:
+        value = ast.literal_eval(r)
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        return None
+    return value if isinstance(value, str) and repr(value) == r else None
+
+
+def _message_sentence(frame: Frame) -> str:
+    src, dst, msg = (frame.locals.get(k, "") for k in ("src", "dst", "msg"))
+    me = repr(frame.actor)
+    if frame.event == "send":
+        body = f"sends {span(msg)} to {_node(dst)}" + ("" if src == me else f" (from {span(src)})")
+    else:
+        body = f"receives {span(msg)} from {_node(src)}"
+        body += "" if dst == me else f" (to {span(dst)})"
+    return f"Node {span(frame.actor)} {body}."
+
+
+def _actor_line(actor: str, sentence: str) -> str:
+    """A step sentence of an actor's: `Node `A`, line N...` for `Line N...`."""
+    return f"Node {span(actor)}, line" + sentence.removeprefix("Line")
+
+
 class Narrator:
     """Writes the step sentences of a run one frame at a time, exactly as
     `to_nl` does (it is this over every frame). `copy()` tries a frame
     without changing this narrator: an evaluator states a predicted frame
-    after the true prefix, then goes on with the true frame."""
+    after the true prefix, then goes on with the true frame. Frames of an
+    actor use that actor's own stack and previous frame (`actors`)."""
 
     def __init__(self) -> None:
         self.stack: list[_Activation] = []
         self.prev: Frame | None = None
+        self.actors: dict[str, tuple[list[_Activation], Frame | None]] = {}
 
     def sentence(self, frame: Frame) -> str:
-        out = _sentence(frame, self.prev, self.stack)
-        self.prev = frame
-        return out
+        if frame.actor is None:
+            out = _sentence(frame, self.prev, self.stack)
+            self.prev = frame
+            return out
+        if frame.event in MESSAGE_EVENTS:
+            return _message_sentence(frame)
+        stack, prev = self.actors.get(frame.actor, ([], None))
+        out = _sentence(frame, prev, stack)
+        self.actors[frame.actor] = (stack, frame)
+        return _actor_line(frame.actor, out)
 
     def state(self, frame: Frame) -> str:
         """`frame` (a call or line frame) stated in full: see `_state_sentence`."""
-        out = _state_sentence(frame, self.stack)
-        self.prev = frame
-        return out
+        if frame.actor is None:
+            out = _state_sentence(frame, self.stack)
+            self.prev = frame
+            return out
+        stack, _ = self.actors.get(frame.actor, ([], None))
+        out = _state_sentence(frame, stack)
+        self.actors[frame.actor] = (stack, frame)
+        return _actor_line(frame.actor, out)
 
     def copy(self) -> Narrator:
         other = Narrator()
         # activations' dicts are replaced, never changed in place: a shallow copy is enough
-        other.stack = [_Activation(a.func, a.locals) for a in self.stack]
+        other.stack = _copied(self.stack)
         other.prev = self.prev
+        other.actors = {a: (_copied(st), p) for a, (st, p) in self.actors.items()}
         return other
+
+
+def _copied(stack: list[_Activation]) -> list[_Activation]:
+    return [_Activation(a.func, a.locals) for a in stack]
 
 
 # -- a full state (the head of a window, model/windows.py) -------------------
@@ -375,6 +439,7 @@ def to_nl(trace: Trace) -> str:
 
 # -- reading -----------------------------------------------------------------
 _LINE = re.compile(r"Line (\d+)")
+_ACTOR_LINE = re.compile(r", line (\d+)")
 _DEPTH = re.compile(r", at depth (\d+) in ")
 
 
@@ -474,8 +539,43 @@ def _back(stack: list[_Activation], func: str) -> None:
     stack.pop()
 
 
-def _read_step(r: _Reader, stack: list[_Activation]) -> Step:
-    m = r.pattern(_LINE)
+def _read_any(r: _Reader, stack: list[_Activation], actors: dict[str, list[_Activation]]) -> Step:
+    """A step sentence of a run of one activity, or of an actor's."""
+    if not r.word("Node "):
+        return _read_step(r, stack)
+    actor = r.value()
+    if r.word(" sends "):
+        return _read_message(r, actor, "send")
+    if r.word(" receives "):
+        return _read_message(r, actor, "recv")
+    step = _read_step(r, actors.setdefault(actor, []), _ACTOR_LINE)
+    return replace(step, actor=actor)
+
+
+def _read_node(r: _Reader) -> str:
+    return repr(r.value()) if r.word("node ") else r.value()
+
+
+def _read_message(r: _Reader, actor: str, event: Event) -> Step:
+    msg = r.value()
+    me = repr(actor)
+    if event == "send":
+        r.expect(" to ")
+        src, dst = me, _read_node(r)
+        if r.word(" (from "):
+            src = r.value()
+            r.expect(")")
+    else:
+        r.expect(" from ")
+        src, dst = _read_node(r), me
+        if r.word(" (to "):
+            dst = r.value()
+            r.expect(")")
+    return Step(event, 0, "", 0, {"src": src, "dst": dst, "msg": msg}, None, actor)
+
+
+def _read_step(r: _Reader, stack: list[_Activation], opening: re.Pattern[str] = _LINE) -> Step:
+    m = r.pattern(opening)
     if m is None:
         raise NlFormatError(f"a step starts with 'Line N', found {r.rest[:30]!r}")
     line, depth, back = int(m.group(1)), None, None
@@ -528,16 +628,19 @@ class StepReader:
 
     def __init__(self) -> None:
         self.stack: list[_Activation] = []
+        self.actors: dict[str, list[_Activation]] = {}  # each actor's stack
 
     def read(self, sentence: str) -> Step:
-        trial = [_Activation(a.func, a.locals) for a in self.stack]
-        step = _sentence_reader(sentence, lambda r: _read_step(r, trial))
-        self.stack = trial
+        trial = _copied(self.stack)
+        actors = {a: _copied(st) for a, st in self.actors.items()}
+        step = _sentence_reader(sentence, lambda r: _read_any(r, trial, actors))
+        self.stack, self.actors = trial, actors
         return step
 
     def copy(self) -> StepReader:
         other = StepReader()
-        other.stack = [_Activation(a.func, a.locals) for a in self.stack]
+        other.stack = _copied(self.stack)
+        other.actors = {a: _copied(st) for a, st in self.actors.items()}
         return other
 
 
@@ -613,4 +716,8 @@ def frame_of(step: Step, lines: list[str]) -> Frame:
     """The frame a step states, its source text read from `program_lines`
     (empty for a line number the program does not have)."""
     text = lines[step.line - 1] if 0 < step.line <= len(lines) else ""
-    return Frame(step.event, step.line, text, step.func, step.depth, step.locals, step.arg)
+    if step.event in MESSAGE_EVENTS:
+        text = ""
+    return Frame(
+        step.event, step.line, text, step.func, step.depth, step.locals, step.arg, step.actor
+    )
