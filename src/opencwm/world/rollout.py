@@ -20,7 +20,14 @@ from itertools import islice
 
 from opencwm.model.windows import live_callers, window_frames
 from opencwm.trace import tokens as T
-from opencwm.trace.cwm import TraceFormatError, frame_text, parse_frame, prompt_text, resolve_locals
+from opencwm.trace.cwm import (
+    TraceFormatError,
+    frame_text,
+    parse_frame,
+    prompt_text,
+    resolve_locals,
+    split_actor,
+)
 from opencwm.trace.frame import MODULE_ENTRY, Frame, Trace
 from opencwm.trace.resolve import Resolver
 from opencwm.world.backends import Backend, Sampling
@@ -135,7 +142,12 @@ class Imagined:
     def _placed(self) -> list[Frame]:
         """Frames with line, function and depth derived as a reader would."""
         resolver = Resolver(self.context)
-        return [Frame(f.event, *_place(resolver, f), f.locals, f.arg) for f in self.frames]
+        return [
+            Frame(f.event, *_place(resolver, f), f.locals, f.arg, f.actor)
+            if f.event not in ("send", "recv")
+            else f
+            for f in self.frames
+        ]
 
     def step(self, force: str | None = None, sampling: Sampling | None = None) -> Step:
         """Ask for the next frame; `force` = an event ('line', 'return', ...)
@@ -166,7 +178,8 @@ class Imagined:
         self.steps.append(step)
         if step.frame is not None:
             self.frames.append(step.frame)
-            if step.frame.event == "return" and step.frame.depth == 0:
+            f = step.frame  # the entry's return (a concurrent program's nodes have depth 0 too)
+            if f.event == "return" and f.depth == 0 and f.actor == self.frames[0].actor:
                 self.ended = True
         return step
 
@@ -203,11 +216,20 @@ class Imagined:
             return Step(None, reply, "the reply does not end with <|frame_sep|>")
         try:
             event, raw, source, arg = parse_frame(reply[: -len(T.FRAME_SEP)])
-            prev = self.frames[-1] if self.frames else None
-            locals_ = resolve_locals(raw, prev) if raw is not None else {}
             resolver = self._resolver_after(self.frames)
-            line, func, depth = resolver.place(event, source, locals_)
-            frame = Frame(event, line, source, func, depth, locals_, arg)
+            actor, source = split_actor(source, resolver.by_text)  # a concurrent program's
+            prev = self.frames[-1] if self.frames else None
+            if prev is not None and prev.actor != actor:
+                prev = None  # `..` is written within one actor's activation only
+            if event == "line" and actor is not None and source in ("<send>", "<recv>"):
+                event, locals_ = source[1:-1], dict(raw or {})
+                if set(locals_) != {"src", "dst", "msg"}:
+                    raise TraceFormatError(f"a {event} frame holds src, dst and msg")
+                frame = Frame(event, 0, "", "", 0, locals_, None, actor)
+            else:
+                locals_ = resolve_locals(raw, prev) if raw is not None else {}
+                line, func, depth = resolver.place(event, source, locals_, actor)
+                frame = Frame(event, line, source, func, depth, locals_, arg, actor)
             self._placed_upto.append(frame)
             return Step(frame, reply)
         except (TraceFormatError, AssertionError) as exc:
@@ -235,7 +257,9 @@ def _same(a: tuple, b: tuple) -> bool:
 
 
 def _place(resolver: Resolver, f: Frame) -> tuple[int, str, int]:
-    return resolver.place(f.event, f.source, f.locals)
+    if f.event in ("send", "recv"):  # at no line: the resolver does not see them
+        return f.line, f.func, f.depth
+    return resolver.place(f.event, f.source, f.locals, f.actor)
 
 
 def rollout(
