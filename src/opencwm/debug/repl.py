@@ -4,6 +4,9 @@ A thin `cmd.Cmd`, as pdb is over bdb: each `do_*` calls one session method
 and draws the result; its docstring is its `help`. pdb's letters work
 (s, n, r, c, b, cl, p, w, l, q) beside `back`, `set`, `reset` and `truth`.
 Errors are one line starting `***`, as in pdb, and never end the session.
+In a concurrent program each frame names its actor (`[3] r1 · on_add:57`),
+a message is drawn `a ──msg──▶ b`, `where` shows every actor's stack, and
+`lanes` draws the latest frames one column per actor.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from rich.text import Text
 
 from opencwm.debug.session import FrameView, Moved, Session
 from opencwm.debug.worlds import DebugError
+from opencwm.trace.frame import MESSAGE_EVENTS
+from opencwm.trace.view import lanes_table, message_text
 from opencwm.world.backends import BackendError
 
 RAW_SHOWN = 300
 """Characters of an unparsable model answer shown."""
+LANES_SHOWN = 12
+"""Frames `lanes` draws without an argument."""
 
 
 def default_history() -> Path:
@@ -86,7 +93,17 @@ class DebuggerRepl(cmd.Cmd):
     def _show_frame(self, v: FrameView) -> None:
         f = v.frame
         off = v.disagreement
-        head = Text.assemble((f"[{v.index}] ", "dim"), (f"{f.func}:{f.line}", "cyan"))
+        head = Text(f"[{v.index}] ", style="dim")
+        if f.actor is not None:
+            head.append(f"{f.actor} · ", style="bold magenta")
+        if f.event in MESSAGE_EVENTS:
+            head.append(f.event, style="magenta")
+            if off is not None and off:
+                head.append(f"  ✗ real: {v.real.event} {message_text(v.real)}", style="bold red")
+            self.console.print(head)
+            self.console.print(Text(f"     {message_text(f)}", style="bold magenta"))
+            return
+        head.append(f"{f.func}:{f.line}", style="cyan")
         head.append(f"  {f.event}", style={"return": "green", "exception": "red"}.get(f.event, ""))
         if off is not None and (off.line or off.event):
             head.append(f"  ✗ real: {v.real.event} at line {v.real.line}", style="bold red")
@@ -233,11 +250,35 @@ class DebuggerRepl(cmd.Cmd):
 
     def do_where(self, arg: str) -> None:
         """w(here) | bt
-        The call stack, outermost first; > marks the current frame."""
-        stack = self.session.where()
-        for i, e in enumerate(stack):
-            mark = ">" if i == len(stack) - 1 else " "
-            self.console.print(Text(f"{mark} {e.func}:{e.line}  {e.source.strip()}"))
+        The call stack, outermost first; > marks the current frame. In a
+        concurrent program, every actor's stack, the current actor's marked *."""
+        stacks = self.session.stacks()
+        cur = self.session.current
+        mine = cur.actor if cur is not None else None
+        for actor, stack in stacks.items():
+            if actor is not None:
+                star = "*" if actor == mine else " "
+                self.console.print(Text(f"{star} {actor}", style="bold magenta"))
+            pad = "" if actor is None else "    "
+            for i, e in enumerate(stack):
+                mark = ">" if i == len(stack) - 1 and actor == mine else " "
+                self.console.print(Text(f"{pad}{mark} {e.func}:{e.line}  {e.source.strip()}"))
+            if actor is not None and not stack:
+                self.console.print(Text(f"{pad}  (no activation yet)", style="dim"))
+
+    def do_lanes(self, arg: str) -> None:
+        """lanes [N]
+        The latest N frames (default 12) one column per actor, messages as
+        a ──msg──▶ b; the current frame highlighted."""
+        try:
+            n = int(arg) if arg.strip() else LANES_SHOWN
+        except ValueError:
+            raise DebugError(f"expected a number of frames, got {arg.strip()!r}") from None
+        frames = self.session.frames
+        if not any(f.actor is not None for f in frames):
+            raise DebugError("no actors here: lanes are for concurrent programs (see `where`)")
+        start = max(0, len(frames) - max(n, 1))
+        self.console.print(lanes_table(frames, start=start, current=len(frames) - 1))
 
     def do_list(self, arg: str) -> None:
         """l(ist) [LINE]
@@ -305,4 +346,5 @@ class DebuggerRepl(cmd.Cmd):
     do_p = do_print
     do_w = do_bt = do_where
     do_l = do_list
+    do_ln = do_lanes
     do_q = do_exit = do_quit

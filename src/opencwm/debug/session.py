@@ -12,6 +12,15 @@ next frame; a step over forces the `return` event after a call frame, so
 the model writes the callee's return value without imagining its body
 (in the real world the recorded body is skipped instead).
 
+Concurrent programs (frames with an `actor`, docs/trace-format.md): each
+actor has its own stack, so `where`, what changed, `print` at a return and
+the moves go by the frames of the current frame's actor; frames of other
+actors run on in between. Nothing is forced there: a forced `return` would
+skip the messages a node's handler sends, so stepping over a call steps
+through it (the imagined world still writes every frame). At a message
+frame, or once the actor has left its last activation, `next` and `out`
+are a step.
+
 A frame the model writes that does not parse, or whose source line is not
 one of the program's (a model decoding freely can write one), is kept as
 `invalid` with its raw text; nothing is added, and the next move at that
@@ -28,7 +37,7 @@ from dataclasses import dataclass, field, replace
 
 from opencwm.debug.truth import Disagreement, align, disagreement
 from opencwm.debug.worlds import DebugError, ImaginedWorld, RealWorld, World
-from opencwm.trace.frame import MODULE_ENTRY, Frame, Trace
+from opencwm.trace.frame import MESSAGE_EVENTS, MODULE_ENTRY, Frame, Trace
 from opencwm.trace.source import source_lines, strip_marker
 from opencwm.world.backends import Backend, Sampling
 from opencwm.world.rollout import Imagined, RolloutConfig, Step, marked
@@ -230,7 +239,12 @@ class Session:
                 seed=s.seed + self._retries,
             )
         step = w.advance(force, sampling)
-        if step.frame is not None and step.frame.line == 0 and not self.real_world:
+        if (
+            step.frame is not None
+            and step.frame.line == 0
+            and step.frame.event not in MESSAGE_EVENTS  # a message is at no line
+            and not self.real_world
+        ):
             # a source line the program does not have (free decoding through an
             # endpoint): there is no line to show it at, so it is not a frame
             w.truncate(len(w.frames) - 1)
@@ -276,6 +290,29 @@ class Session:
             return 0
         return f.depth - 1 if f.event == "return" else f.depth
 
+    @property
+    def concurrent(self) -> bool:
+        """Whether the program runs several actors (the recorder's test on
+        the program, or an actor on a frame)."""
+        from opencwm.distributed.recorder import is_concurrent
+
+        return is_concurrent(self.context) or any(f.actor is not None for f in self.frames)
+
+    def _over(self, f: Frame, d: int) -> str | None:
+        """The force after frame `f` when stepping over calls below depth `d`."""
+        if f.event == "call" and f.depth > d and not self.concurrent:
+            return "return"
+        return None
+
+    def _mine(self) -> tuple[str | None, bool]:
+        """(the current frame's actor, whether over/out stay with it): not at
+        a message frame, nor once the actor has left its last activation."""
+        f = self.current
+        if f is None or f.actor is None:
+            return None, True
+        left = f.event in MESSAGE_EVENTS or (f.event == "return" and f.depth == 0)
+        return f.actor, not left
+
     # ---- moves ----------------------------------------------------------------
 
     def step(self) -> Moved:
@@ -283,25 +320,38 @@ class Session:
         return self._loop(lambda f: True)
 
     def next(self) -> Moved:
-        """Step over: to the next frame of this activation or its caller;
-        a call on the way is answered by its return frame alone."""
+        """Step over: to the next frame of this activation or its caller
+        (of the same actor); a call on the way is answered by its return
+        frame alone (in a concurrent program, stepped through)."""
         d = self.current.depth if self.current is not None else 0
+        actor, stay = self._mine()
+        if not stay:
+            return self.step()
         return self._loop(
-            lambda f: f.depth <= d or self._on_break(f),
-            lambda f: "return" if f.event == "call" and f.depth > d else None,
+            lambda f: (f.actor == actor and f.depth <= d) or self._on_break(f),
+            lambda f: self._over(f, d) if f.actor == actor else None,
         )
 
     def out(self) -> Moved:
         """Step out: over the rest of this activation, to the frame that
         leaves it (stopping at a breakpoint in it)."""
         d = self._activation_depth()
+        actor, stay = self._mine()
+        if not stay:
+            return self.step()
         return self._loop(
             lambda f: (
-                f.depth < d
-                or (f.depth == d and f.event in ("return", "exception"))
-                or (f.depth == d and self._on_break(f))
+                (
+                    (f.actor == actor and f.event not in MESSAGE_EVENTS)
+                    and (
+                        f.depth < d
+                        or (f.depth == d and f.event in ("return", "exception"))
+                        or (f.depth == d and self._on_break(f))
+                    )
+                )
+                or (f.actor != actor and self._on_break(f))
             ),
-            lambda f: "return" if f.event == "call" and f.depth > d else None,
+            lambda f: self._over(f, d) if f.actor == actor else None,
         )
 
     def cont(self) -> Moved:
@@ -393,18 +443,30 @@ class Session:
         return {name: known[name]}
 
     def where(self) -> list[StackEntry]:
-        """The call stack at the current frame, outermost first."""
-        stack: list[StackEntry] = []
+        """The call stack at the current frame, outermost first (in a
+        concurrent program, its actor's)."""
+        cur = self.current
+        return self.stacks().get(cur.actor if cur is not None else None, [])
+
+    def stacks(self) -> dict[str | None, list[StackEntry]]:
+        """Each actor's call stack at its latest frame, outermost first, in
+        the order the actors first appear (one entry, None, for a program of
+        one activity). Message frames are on no stack."""
+        out: dict[str | None, list[StackEntry]] = {}
         for f in self.frames:
-            del stack[f.depth :]
-            stack.append(StackEntry(f.func, f.line, f.source))
-        return stack
+            stack = out.setdefault(f.actor, [])
+            if f.event not in MESSAGE_EVENTS:
+                del stack[f.depth :]
+                stack.append(StackEntry(f.func, f.line, f.source))
+        return out
 
     def listing(self, around: int | None = None, context: int = 5) -> list[tuple[int, str]]:
         """(line number, text) of the program around a line (default: the current one)."""
         lines = self.lines
-        if around is None:
+        if around is None:  # a message frame is at no line: its actor's latest one
+            stack = self.where()
             around = self.current.line if self.current is not None else 1
+            around = around or (stack[-1].line if stack else 1)
         elif not 1 <= around <= len(lines):
             raise DebugError(f"line {around} is outside the program (lines 1-{len(lines)})")
         lo = max(1, around - context)
@@ -456,12 +518,15 @@ class Session:
         f = self.current
         if f is None:
             raise DebugError("no frame yet: step to ask the model for the call frame")
+        if f.event in MESSAGE_EVENTS:
+            raise DebugError(f"this is a {f.event} frame, a message, not locals: step to a line")
         if f.event not in ("call", "line"):
             raise DebugError(
                 f"this is a {f.event} frame, which holds a value, not locals: step to a line first"
             )
         i = len(self.frames) - 1
-        edited = Frame(f.event, f.line, f.source, f.func, f.depth, {**f.locals, name: value})
+        locals_ = {**f.locals, name: value}
+        edited = Frame(f.event, f.line, f.source, f.func, f.depth, locals_, actor=f.actor)
         if self.real_world and i == 0 and self.entry != MODULE_ENTRY:
             args = call_input(self.tree, self.entry, edited.locals)
             if args is None:
@@ -549,10 +614,13 @@ class Session:
 
 
 def _activation_frame(frames: list[Frame], i: int) -> int | None:
-    """The last call or line frame of the activation frame `i` is in."""
-    depth = frames[i].depth
+    """The last call or line frame of the activation frame `i` is in (of
+    its actor: other actors' frames and messages are passed over)."""
+    depth, actor = frames[i].depth, frames[i].actor
     for j in range(i - 1, -1, -1):
         f = frames[j]
+        if f.actor != actor or f.event in MESSAGE_EVENTS:
+            continue
         if f.depth < depth:
             return None
         if f.depth == depth and f.event in ("call", "line"):

@@ -11,6 +11,10 @@ Errors: a command the session refuses is HTTP 400 `{"error": "..."}`; a
 backend that is down or slow is HTTP 503 with `"retry": true`, and the
 state is unchanged, so sending the command again retries it.
 Binds 127.0.0.1 by default: there is no authentication.
+
+A concurrent program's state also lists its `actors` (in the order they
+first appear) and `arrows`, (send index, recv index) of each delivered
+message; the page then draws one lane per actor and an arrow per message.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pydantic import BaseModel
 
 from opencwm.debug.session import FrameView, Moved, Session
 from opencwm.debug.worlds import DebugError
+from opencwm.trace.view import actors_of, message_pairs
 from opencwm.world.backends import BackendError
 
 
@@ -81,6 +86,8 @@ def state_json(s: Session, title: str = "") -> dict:
         "frames": [frame_json(v) for v in views],
         "locals": shown,
         "stack": [{"func": e.func, "line": e.line, "source": e.source} for e in s.where()],
+        "actors": actors_of(s.frames),
+        "arrows": [list(p) for p in message_pairs(s.frames)],
         "breakpoints": sorted(s.breakpoints),
         "truth": s.truth,
         "ended": s.ended,

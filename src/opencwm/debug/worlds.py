@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from opencwm.trace.frame import Frame, Trace
+from opencwm.trace.frame import MESSAGE_EVENTS, Frame, Trace
 from opencwm.world.backends import Sampling
 from opencwm.world.rollout import Imagined, Step
 
@@ -80,16 +80,24 @@ def activation_end(frames: list[Frame], i: int) -> int:
     """Index of the frame that leaves the activation whose call frame is
     `frames[i]` (its return frame, or the exception frame it is left by);
     `len(frames)` if the recorded run stops before it does."""
-    depth = frames[i].depth
+    depth, actor = frames[i].depth, frames[i].actor
     for j in range(i + 1, len(frames)):
         f = frames[j]
-        if f.depth != depth:
-            continue
+        if f.depth != depth or f.actor != actor or f.event in MESSAGE_EVENTS:
+            continue  # another activation, another actor's stack, or a message
         if f.event == "return":
             return j
-        if f.event == "exception" and (j + 1 == len(frames) or frames[j + 1].depth < depth):
+        if f.event == "exception" and _left(frames, j, depth, actor):
             return j
     return len(frames)
+
+
+def _left(frames: list[Frame], j: int, depth: int, actor: str | None) -> bool:
+    """Whether the exception at `j` leaves its activation: the actor's next
+    frame (if any) is shallower."""
+    later = (f for f in frames[j + 1 :] if f.actor == actor and f.event not in MESSAGE_EVENTS)
+    nxt = next(later, None)
+    return nxt is None or nxt.depth < depth
 
 
 def next_position(frames: list[Frame], i: int, force: str | None) -> int:

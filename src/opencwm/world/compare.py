@@ -155,7 +155,8 @@ def imagined_table(
     bad = invalid_step(steps)
     if bad is not None and (limit is None or len(trace.frames) < limit):
         event, line, value = _invalid_cells(bad)
-        table.add_row(str(len(trace.frames)), event, line, Text(""), value)
+        lanes = [Text("")] * (len(table.columns) - 4)  # one source column, or a lane per actor
+        table.add_row(str(len(trace.frames)), event, line, *lanes, value)
     return table
 
 
