@@ -2,7 +2,7 @@
 rates, peak memory and disk per part, and a check that no trace was lost or
 written twice.
 
-    .venv/bin/python scripts/corpus_summary.py data/million [--cores 2] [--sample 2000]
+    .venv/bin/python scripts/corpus_summary.py data/million [--cores 2] [--sample 1000]
 
 Reads DIR/<part>/manifest.json and the part's shards, and DIR/timings.tsv
 (one line per attempt of a part, from /usr/bin/time: a killed and resumed
@@ -147,9 +147,7 @@ def summarise(out: Path, cores: int, sample: int, tokenizer_path: Path = TOKENIZ
         w = p["wall_s"]
         p["traces_per_s"] = round(p["traced"] / w, 1) if w else None
         p["tokens_per_s_per_core"] = round(p["tokens"] / w / cores) if w else None
-        p["mb_per_m_tokens"] = (
-            round(p["corpus_bytes"] / p["tokens"], 2) if p["tokens"] else None
-        )
+        p["mb_per_m_tokens"] = round(p["corpus_bytes"] / p["tokens"], 2) if p["tokens"] else None
     return {"dir": str(out), "cores": cores, "sample": sample, "parts": parts, "total": total}
 
 
@@ -201,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dir", type=Path)
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--sample", type=int, default=2000, help="rows tokenized per part; 0: all")
+    ap.add_argument("--sample", type=int, default=1000, help="rows tokenized per part; 0: all")
     ap.add_argument("--tokenizer", type=Path, default=TOKENIZER)
     a = ap.parse_args(argv)
     summary = summarise(a.dir, a.cores, a.sample, a.tokenizer)
