@@ -400,6 +400,20 @@ def test_a_missing_package_names_what_was_found(tmp_path):
         project_mod.layout(tmp_path, "nope")
 
 
+def test_a_pypi_name_finds_its_import_name(tmp_path):
+    (tmp_path / "src" / "dateutil").mkdir(parents=True)
+    (tmp_path / "src" / "dateutil" / "__init__.py").write_text("")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_parser.py").write_text("")
+    assert project_mod.layout(tmp_path, "python-dateutil").package_path == "src/dateutil"
+    (tmp_path / "src" / "dateutil").rename(tmp_path / "src" / "yaml")
+    with pytest.raises(SourceError, match="not found"):
+        project_mod.layout(tmp_path, "PyYAML")
+    (tmp_path / "PyYAML.egg-info").mkdir()
+    (tmp_path / "PyYAML.egg-info" / "top_level.txt").write_text("_yaml\nyaml\n")
+    assert project_mod.layout(tmp_path, "PyYAML").package_path == "src/yaml"
+
+
 def test_layouts_and_test_paths(tmp_path):
     (tmp_path / "src" / "pkg" / "tests").mkdir(parents=True)
     for rel in ("src/pkg/__init__.py", "src/pkg/tests/test_a.py", "test_top.py", "setup.py"):

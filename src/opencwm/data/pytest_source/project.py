@@ -89,9 +89,15 @@ class Layout:
 
 
 def layout(project_dir: Path, package: str) -> Layout:
-    """Find `package` (an import name; a PyPI name with `-` also works) and
-    the tests in `project_dir`; SourceError says what was found instead."""
-    names = dict.fromkeys([package, package.replace("-", "_"), package.lower().replace("-", "_")])
+    """Find `package` (an import name, or a PyPI name whose import name
+    differs: `python-dateutil` is imported as `dateutil`, which the sdist's
+    `top_level.txt` says) and the tests in `project_dir`; SourceError says
+    what was found instead."""
+    plain = package.lower().removeprefix("python-")
+    names = dict.fromkeys(
+        [package, package.replace("-", "_"), package.lower().replace("-", "_")]
+        + [plain.replace("-", "_"), *_top_level_names(project_dir)]
+    )
     for name in names:
         for root in ("src", ""):
             base = project_dir / root if root else project_dir
@@ -119,6 +125,15 @@ def layout(project_dir: Path, package: str) -> Layout:
         f"package {package!r} not found in {project_dir} (looked in ./ and src/); "
         f"found: {', '.join(found) or 'nothing importable'}"
     )
+
+
+def _top_level_names(project_dir: Path) -> list[str]:
+    """Import names an sdist's egg-info declares (`NAME.egg-info/top_level.txt`)."""
+    files = [
+        *project_dir.glob("*.egg-info/top_level.txt"),
+        *project_dir.glob("src/*.egg-info/top_level.txt"),
+    ]
+    return [n.strip() for f in sorted(files) for n in f.read_text().splitlines() if n.strip()]
 
 
 def project_files(project_dir: Path) -> dict[str, str]:
