@@ -154,3 +154,94 @@ def test_training_windows_cover_the_trace_once_each_with_its_state(frames, token
         with_state += n > 0
         i = j
     assert i == len(frames) and with_state >= 3
+
+
+# -- narrated rows: the same policy, in English ---------------------------------
+DEEP = """\
+def down(n, pad):
+    if n == 0:
+        return 0
+    rest = down(n - 1, pad)
+    return rest + 1
+
+
+def main():  # << START_OF_TRACE
+    total = 0
+    for k in range(3):
+        total += down(6, "x" * 60)
+    return total
+"""
+
+
+def narrated_row(trace) -> dict:
+    from opencwm.data.narrate import narrated_text
+
+    ended = trace.status in ("returned", "raised")
+    text = narrated_text(trace.source, trace.frames, ended)
+    frames = json.dumps([f.to_dict() for f in trace.frames])
+    return {"cwm": text, "frames": frames, "format": "nl"}
+
+
+@pytest.mark.parametrize("program", ["contest", "deep recursion"])
+def test_narrated_windows_are_the_rows_sentences_and_each_reads_on_its_own(program, tokenizer):
+    """Every window of a narrated row decodes to the prompt, then (after
+    the first) the state in English, then the row's own sentences; a fresh
+    `StepReader` reads each window back to exactly the true callers and
+    frames; the windows cover the trace once; no loss on the state. With
+    the deep recursion the callers do not all fit, so windows also end
+    where the frames return into a caller left out."""
+    from opencwm.data.narrate import split_narration
+    from opencwm.trace.nl import StepReader, frame_of, program_lines
+
+    if program == "contest":
+        trace = trace_program(SCRIPT, "<module>", "", stdin=STDIN)
+    else:
+        trace = trace_program(DEEP, "main", "")
+    frames, row = trace.frames, narrated_row(trace)
+    _, sentences, _ = split_narration(row["cwm"])
+    prompt = prompt_text(trace.source)
+    n_prompt = len(tokenizer.backend_tokenizer.encode(prompt, add_special_tokens=False).ids)
+    block = n_prompt + (400 if program == "contest" else 260)
+    windows = row_windows(row, tokenizer, block)
+    lines = program_lines(trace.source)
+    i, with_state, cut = 0, 0, 0
+    for w in windows:
+        assert len(w.ids) <= block
+        text = tokenizer.decode(w.ids)
+        assert text.startswith(prompt), text[:200]
+        body = text[len(prompt) :]
+        ended = body.endswith(T.END_OF_TEXT)
+        told = body.removesuffix(T.END_OF_TEXT).split(T.FRAME_SEP)[:-1]
+        reader = StepReader()
+        read = [frame_of(reader.read(s), lines) for s in told]  # reads on its own
+        given = tokenizer.decode([t for t, m in zip(w.ids, w.mask, strict=True) if not m])
+        n = given[len(prompt) :].count(T.FRAME_SEP)
+        callers = live_callers(frames, i) if i else []
+        # what is given: the innermost callers (all, unless they do not fit), in full
+        assert read[:n] == callers[len(callers) - n :]
+        assert n == len(callers) or program == "deep recursion"
+        j = i + len(read) - n
+        assert read[n:] == frames[i:j]
+        # the targets: frame i in full (a state sentence for a line), then the row's sentences
+        assert told[n + 1 :] == sentences[i + 1 : j]
+        if i == 0:
+            assert told == sentences[:j]
+        elif frames[i].event == "line":
+            assert " the state is " in told[n]
+        target = tokenizer.decode([t for t, m in zip(w.ids, w.mask, strict=True) if m])
+        eos = T.END_OF_TEXT if ended else ""
+        assert target == "".join(s + T.FRAME_SEP for s in told[n:]) + eos
+        with_state += n > 0
+        cut += 0 < j < len(frames) and frames[j].depth < min(f.depth for f in read)
+        i = j
+    assert i == len(frames) and with_state >= 3
+    assert cut > 0 or program == "contest"
+
+
+def test_a_narrated_row_is_never_read_as_cwm_text(tokenizer):
+    trace = trace_program(SCRIPT, "<module>", "", stdin=STDIN)
+    row = narrated_row(trace)
+    with pytest.raises(ValueError, match="not CWM text"):
+        row_windows({**row, "format": "cwm"}, tokenizer, 1024)
+    with pytest.raises(ValueError, match="unknown corpus format"):
+        row_windows({**row, "format": "english"}, tokenizer, 1024)

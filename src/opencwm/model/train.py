@@ -33,7 +33,7 @@ from opencwm.data.decontam import Decontam, describe, held_out_programs
 from opencwm.model.budget import REASONS, Budget, Plan, Schedule
 from opencwm.model.presets import cwm_config
 from opencwm.model.tokenizer import PAD, load_tokenizer, train_tokenizer
-from opencwm.model.windows import Windower, pack
+from opencwm.model.windows import Windower, corpus_format, pack
 
 
 @dataclass
@@ -119,17 +119,19 @@ def corpus_rows(
 ) -> list[dict]:
     """`split`'s rows of every corpus in turn, each corpus cut at its cap
     (`limit`, when given, overrides every cap); rows `clean` does not keep
-    are skipped and not counted against the cap."""
+    are skipped and not counted against the cap. Each row carries its
+    corpus's `format` (`windows.corpus_format`): how its text is windowed."""
     from opencwm.data.pipeline import iter_rows
 
     rows = []
     caps = [limit] * len(corpora(c)) if limit else row_caps(c)
     for data, cap in zip(corpora(c), caps, strict=True):
-        taken = 0
+        taken, fmt = 0, corpus_format(data)
         for row in iter_rows(data, split):
             if cap and taken >= cap:
                 break
             if clean is None or clean.keep(row, data):
+                row["format"] = fmt
                 rows.append(row)
                 taken += 1
     return rows
@@ -496,8 +498,11 @@ def save(
 
 
 def write_config(c: TrainConfig, out: Path, plan: dict) -> None:
-    """The run's settings, with what decontamination dropped and the budget's plans."""
+    """The run's settings, with each corpus's format (`predict` and `eval nl`
+    know a narrating model by it), what decontamination dropped and the
+    budget's plans."""
     config = asdict(c)
+    config["formats"] = [corpus_format(d) for d in corpora(c)]
     if (out / "decontam.json").exists():
         config["decontam"] = json.loads((out / "decontam.json").read_text())
     if plan:

@@ -17,6 +17,14 @@ frames are given, like the source: no loss on them unless `loss_on_all`.
 The rollout (`world/rollout.py`) writes its prompt with the same function
 when an execution outgrows the model's window.
 
+Narrated rows (a corpus whose manifest says `"format": "nl"`,
+`data/narrate.py`; the trainer tags each row with its corpus's format)
+are windowed by the same policy from their own text: frame k's target is
+the row's k-th sentence, and a later window's head is `window_frames`'
+head stated in full in English (`Narrator.state`, `trace/nl.py`), so it
+reads on its own with a `StepReader`. Such a window also ends before a
+frame that returns into a caller it left out for room.
+
 A row's windows depend on that row alone, so `Windower` can make them in
 several processes and keep the row order: packing them afterwards gives
 the same rows, byte for byte, as one process would.
@@ -30,23 +38,39 @@ import os
 from collections.abc import Callable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import frame_text, prompt_text, split_context
 from opencwm.trace.frame import Frame
+from opencwm.trace.nl import Narrator
 
 ENCODE_CHUNK = 64
 """Frames encoded per batch call as windows fill."""
 ROWS_PER_TASK = 64
 """Rows a worker process windows per task."""
+FORMATS = ("cwm", "nl")
+"""What a corpus's `cwm` column holds after the prompt: CWM text, or
+narration (`data/narrate.py`); its manifest's `format`, `cwm` if absent."""
+CWM_STARTS = (*T.EVENT_TOKENS.values(), T.LINE_SEP)
+"""How a frame of CWM text begins (a message frame with its `LINE_SEP`)."""
 
 
 @dataclass
 class Sequence:
     ids: list[int]
     mask: list[int]  # 1 where the token is a training target
+
+
+def corpus_format(data) -> str:
+    """The `format` a built corpus's manifest states (`cwm` when it says none)."""
+    manifest = Path(data) / "manifest.json"
+    fmt = json.loads(manifest.read_text()).get("format", "cwm") if manifest.exists() else "cwm"
+    if fmt not in FORMATS:
+        raise ValueError(f"{data}: unknown corpus format {fmt!r}; known: {', '.join(FORMATS)}")
+    return fmt
 
 
 def frames_of(row: dict) -> list[Frame]:
@@ -106,23 +130,106 @@ def row_windows(
 ) -> list[Sequence]:
     """Training windows of one corpus row, each at most `block` tokens; the
     first `max_windows` only, if given (frames are encoded as the windows
-    need them, so a capped long trace costs what its windows hold)."""
-    if not row["cwm"].startswith(T.BEGIN_OF_TEXT + T.TRACE_CONTEXT_START):
-        return text_windows(row["cwm"], tokenizer, block, max_windows)
-    context, _ = split_context(row["cwm"])
+    need them, so a capped long trace costs what its windows hold). A row
+    whose `format` is `nl` (a narrated corpus's, tagged by the trainer) is
+    windowed from its own sentences (`narrated_texts`), any other from its
+    `frames` in CWM text."""
+    text = row["cwm"]
+    if not text.startswith(T.BEGIN_OF_TEXT + T.TRACE_CONTEXT_START):
+        return text_windows(text, tokenizer, block, max_windows)
+    context, rest = split_context(text)
     frames = frames_of(row)
-    ended = row["cwm"].endswith(T.END_OF_TEXT)
+    fmt = row.get("format", "cwm")
+    if fmt == "nl":
+        texts, head_texts = narrated_texts(rest, frames)
+    elif fmt == "cwm":
+        if rest and not rest.startswith(CWM_STARTS):
+            raise ValueError(
+                f"a row's text is not CWM text after its prompt ({rest[:40]!r}): "
+                'a narrated corpus? its manifest must say "format": "nl"'
+            )
+
+        def texts(lo: int, hi: int) -> list[str]:
+            return [frame_text(frames[k], frames[k - 1] if k else None) for k in range(lo, hi)]
+
+        def head_texts(i: int, callers: int | None = None) -> list[str]:
+            return [frame_text(f, prev) for f, prev in window_frames(frames, i, i + 1, callers)]
+    else:
+        raise ValueError(f"unknown corpus format {fmt!r}; known: {', '.join(FORMATS)}")
+    return _windows(
+        prompt_text(context),
+        texts,
+        head_texts,
+        frames,
+        text.endswith(T.END_OF_TEXT),
+        tokenizer,
+        block,
+        loss_on_all,
+        max_windows,
+        floor=fmt == "nl",
+    )
+
+
+def narrated_texts(
+    rest: str, frames: Seq[Frame]
+) -> tuple[Callable[[int, int], list[str]], Callable[..., list[str]]]:
+    """A narrated row's frame texts (`texts(lo, hi)`: its sentences, each
+    closed by `<|frame_sep|>`) and the head of a window starting at frame `i`: the
+    frames of `window_frames`' head stated in full by a fresh `Narrator`
+    (a line frame as a state sentence, `trace/nl.py`; a call frame's
+    sentence lists every local already). Each names its depth, so the
+    window reads on its own with a `StepReader`."""
+    body = rest[: -len(T.END_OF_TEXT)] if rest.endswith(T.END_OF_TEXT) else rest
+    sentences = body.split(T.FRAME_SEP)[:-1] if body else []
+    if len(sentences) != len(frames):
+        raise ValueError(f"a narrated row has {len(sentences)} sentences for {len(frames)} frames")
+
+    def head_texts(i: int, callers: int | None = None) -> list[str]:
+        return [s + T.FRAME_SEP for s in narrated_head(frames, i, callers)]
+
+    return lambda lo, hi: [s + T.FRAME_SEP for s in sentences[lo:hi]], head_texts
+
+
+def narrated_head(frames: Seq[Frame], start: int, callers: int | None = None) -> list[str]:
+    """The sentences a narrated window starting at `start > 0` opens with:
+    `window_frames`' head, a line frame as a state sentence, any other as
+    a fresh `Narrator` writes it (a call lists every local; each names its
+    depth where no stack rule gives it)."""
+    narrator = Narrator()
+    return [
+        narrator.state(f) if f.event == "line" else narrator.sentence(f)
+        for f, _ in window_frames(frames, start, start + 1, callers)
+    ]
+
+
+def _windows(
+    prompt_str: str,
+    texts: Callable[[int, int], list[str]],
+    head_texts: Callable[..., list[str]],
+    frames: Seq[Frame],
+    ended: bool,
+    tokenizer,
+    block: int,
+    loss_on_all: bool,
+    max_windows: int | None,
+    floor: bool,
+) -> list[Sequence]:
+    """The windows of one trace (see the module docstring): `texts(lo, hi)` are
+    frames lo..hi-1's texts, `head_texts(i, callers)` what a window starting at `i`
+    writes for its callers and frame `i`. With `floor`, a window ends
+    before a frame shallower than every frame its head states (a return
+    into a caller left out for room): narration states changes against the
+    caller's state, which that window does not hold."""
     enc = tokenizer.backend_tokenizer
-    prompt = enc.encode(prompt_text(context), add_special_tokens=False).ids
+    prompt = enc.encode(prompt_str, add_special_tokens=False).ids
     if len(prompt) + 2 > block:
         return []
     rest: list[list[int]] = []
 
     def frame_ids(i: int) -> list[int]:
         while len(rest) <= i:
-            todo = range(len(rest), min(len(rest) + ENCODE_CHUNK, len(frames)))
-            texts = [frame_text(frames[k], frames[k - 1] if k else None) for k in todo]
-            rest.extend(e.ids for e in enc.encode_batch(texts, add_special_tokens=False))
+            todo = texts(len(rest), min(len(rest) + ENCODE_CHUNK, len(frames)))
+            rest.extend(e.ids for e in enc.encode_batch(todo, add_special_tokens=False))
         return rest[i]
 
     eos = tokenizer.convert_tokens_to_ids(T.END_OF_TEXT)
@@ -130,11 +237,18 @@ def row_windows(
     i = 0
     while i < len(frames) and len(out) != max_windows:
         ids, mask = list(prompt), [int(loss_on_all)] * len(prompt)
+        lowest = frames[i].depth
         if out:  # a later window: its callers' state, then frame i, all in full
-            texts = [frame_text(f, prev) for f, prev in window_frames(frames, i, i + 1)]
-            *head, first = (e.ids for e in enc.encode_batch(texts, add_special_tokens=False))
+            encoded = enc.encode_batch(head_texts(i), add_special_tokens=False)
+            *head, first = (e.ids for e in encoded)
             # as much of the state as the rollout keeps: 3/4 of the window (world/rollout.py)
             kept = fit_callers([len(h) for h in head], block * 3 // 4 - len(ids) - len(first))
+            if floor and kept < len(head):  # the outermost callers' sentences name their depth
+                encoded = enc.encode_batch(head_texts(i, kept), add_special_tokens=False)
+                *head, first = (e.ids for e in encoded)
+            if floor:
+                callers = live_callers(frames, i)
+                lowest = min([f.depth for f in callers[len(callers) - kept :]], default=lowest)
             for h in head[len(head) - kept :]:
                 ids += h
                 mask += [int(loss_on_all)] * len(h)
@@ -147,6 +261,8 @@ def row_windows(
         mask += [1] * len(first)
         i += 1
         while i < len(frames) and len(ids) + len(frame_ids(i)) <= block:
+            if floor and frames[i].depth < lowest:
+                break
             ids += frame_ids(i)
             mask += [1] * len(frame_ids(i))
             i += 1
@@ -208,7 +324,10 @@ class Windower:
                 initializer=_start_worker,
                 initargs=(self.tokenizer.backend_tokenizer.to_str(),),
             )
-        slim = [{"cwm": r["cwm"], "frames": r["frames"]} for r in rows]  # what row_windows reads
+        # what row_windows reads
+        slim = [
+            {"cwm": r["cwm"], "frames": r["frames"], "format": r.get("format", "cwm")} for r in rows
+        ]
         tasks = [slim[i : i + ROWS_PER_TASK] for i in range(0, len(slim), ROWS_PER_TASK)]
         for task, part in zip(
             tasks, self.pool.map(_task, tasks, itertools.repeat(self.args)), strict=True
