@@ -434,38 +434,16 @@ def data_stats(
 def data_narrate(
     data: Annotated[Path, typer.Option(help="A corpus built by `opencwm data build`.")],
     out: Annotated[Path, typer.Option(help="Where the narrated copy goes.")],
-    pack_for: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also pack it for training into this new model directory: then "
-            "`opencwm train --data OUT --out DIR` (same --block) trains on narration."
-        ),
-    ] = None,
-    block: Annotated[int | None, typer.Option(help="With --pack-for: tokens per row.")] = None,
-    vocab_size: Annotated[
-        int | None, typer.Option(help="With --pack-for: BPE vocabulary size.")
-    ] = None,
 ) -> None:
-    """Copy a corpus with each trace told in plain English (docs/evaluation.md, "Narration")."""
-    from opencwm.data.narrate import NarrateError, narrate_corpus, pack_narrated
-    from opencwm.model.train import TrainConfig
+    """Copy a corpus with each trace told in plain English, to train on with
+    `opencwm train --data OUT` (docs/evaluation.md, "Narration")."""
+    from opencwm.data.narrate import NarrateError, narrate_corpus
 
     try:
         manifest = narrate_corpus(data, out)
-        typer.echo(
-            f"{out}: narrated, {', '.join(f'{k} {v}' for k, v in manifest['splits'].items())}"
-        )
-        if pack_for is not None:
-            picked = {"block": block, "vocab_size": vocab_size}
-            c = TrainConfig(
-                data=str(out), out=str(pack_for), **{k: v for k, v in picked.items() if v}
-            )
-            pack_narrated(c, typer.echo)
-            typer.echo(
-                f"{pack_for}: packed; train with --data {out} --out {pack_for} --block {c.block}"
-            )
     except (NarrateError, ValueError) as exc:
         raise fail(str(exc)) from None
+    typer.echo(f"{out}: narrated, {', '.join(f'{k} {v}' for k, v in manifest['splits'].items())}")
 
 
 @data_app.command("show")
@@ -685,7 +663,7 @@ def predict(
         typer.Option(
             "--narrated",
             help="The model writes English (trained on `opencwm data narrate`); "
-            "detected for a model directory packed by it.",
+            "detected for a model directory trained on narrated corpora only.",
         ),
     ] = False,
 ) -> None:
@@ -1000,8 +978,8 @@ def eval_nl(
         bool,
         typer.Option(
             "--narrated",
-            help="The model writes English; detected for a model directory packed "
-            "by `opencwm data narrate --pack-for`.",
+            help="The model writes English; detected for a model directory trained "
+            "on narrated corpora only (`opencwm data narrate`).",
         ),
     ] = False,
     max_tokens: Annotated[

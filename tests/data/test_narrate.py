@@ -9,7 +9,6 @@ from opencwm.data.narrate import (
     corpus_format,
     narrate_corpus,
     narrate_from,
-    narrated_windows,
     read_narration,
     split_narration,
 )
@@ -55,31 +54,35 @@ def test_narrating_twice_or_in_place_is_refused(corpora, tmp_path):
         narrate_corpus(plain, plain)
 
 
-def test_a_narrated_corpus_packs_and_a_micro_model_trains_on_english(corpora, tmp_path):
+def test_a_micro_model_trains_on_english_alone_or_mixed_with_cwm_text(corpora, tmp_path):
+    """The trainer windows a narrated corpus from its own sentences (loss on
+    English only), mixes it with a CWM one, and records the formats."""
     import numpy as np
 
-    from opencwm.data.narrate import narrates, pack_narrated
+    from opencwm.data.narrate import narrates
     from opencwm.model.tokenizer import load_tokenizer
     from opencwm.model.train import TrainConfig, train
 
-    _, told = corpora
-    out = tmp_path / "model"
-    c = TrainConfig(
-        data=str(told), out=str(out), preset="micro", steps=3, block=256, batch_size=2,
-        eval_every=3, save_every=3, vocab_size=400, warmup=1,
-    )  # fmt: skip
-    pack_narrated(c, log=lambda line: None)
-    tok = load_tokenizer(out)
-    ids, mask = np.load(out / "packed.npz")["train_ids"], np.load(out / "packed.npz")["train_mask"]
-    target = tok.decode([int(i) for i, m in zip(ids[0], mask[0], strict=True) if m])
-    assert "Line " in target and "<|line_sep|>" not in target and "<|action_sep|>" not in target
-    row = next(iter_rows(told, "train"))
-    (window,) = narrated_windows(row, tok, 1024)
-    assert tok.decode(window.ids) == row["cwm"]
-    history = train(c)
-    assert history and narrates(out)
-    with pytest.raises(NarrateError, match="already holds"):
-        pack_narrated(c)
+    plain, told = corpora
+    for name, data in (("nl", str(told)), ("mixed", [str(told), str(plain)])):
+        out = tmp_path / name
+        c = TrainConfig(
+            data=data, out=str(out), preset="micro", steps=3, block=256, batch_size=2,
+            eval_every=3, save_every=3, vocab_size=400, warmup=1,
+        )  # fmt: skip
+        assert train(c)
+        tok = load_tokenizer(out)
+        z = np.load(out / "packed.npz")
+        targets = "".join(
+            tok.decode([int(i) for i, m in zip(ids, mask, strict=True) if m])
+            for ids, mask in zip(z["train_ids"], z["train_mask"], strict=True)
+        )
+        assert "Line " in targets
+        assert ("<|action_sep|>" in targets) == (name == "mixed")
+        formats = json.loads((out / "train_config.json").read_text())["formats"]
+        assert formats == (["nl"] if name == "nl" else ["nl", "cwm"])
+        assert narrates(out) == (name == "nl")
+        assert not (out / "narration.json").exists()
 
 
 def sentences_and_replies(row):

@@ -12,17 +12,12 @@ token says the run ended. Every other column stays as it was (`frames`
 still holds the recorded frames, which is what evaluators compare with),
 and the manifest says `"format": "nl"`.
 
-Training on it. The trainer renders its windows from the `frames` column
-(`model/windows.py`), so it would train a narrated corpus on CWM text.
-Until it can read the targets from the `cwm` column, `pack_narrated`
-fills the trainer's cache beside the checkpoint (`tokenizer.json`,
-`packed.npz`, `decontam.json`) with windows cut from the narration, by
-the trainer's own rules (same decontamination, same packing), and marks
-the directory with `narration.json`; `opencwm train --out` the same
-directory then trains on narration, and `predict` / `eval nl` know the
-model narrates. A limit: a later window of a long trace starts with the
-sentence as the full narration has it (changes stated against a state
-the window no longer shows); CWM text re-writes that frame in full.
+Training on it: `opencwm train --data OUT` (alone or with CWM corpora).
+The trainer tags each row with its corpus's format and windows a
+narrated row from its own sentences (`model/windows.py`: a window that
+starts mid-trace opens with the state in full, `Narrator.state`), and
+records the formats in the run's `train_config.json`, by which `predict`
+and `eval nl` know the model narrates (`narrates`).
 
 A narrating model is asked for one sentence at a time (`narrate_rollout`);
 each is parsed back with `StepReader` into the frame it states, so it can
@@ -46,11 +41,12 @@ from opencwm.world.rollout import RolloutConfig, real_call_frame
 
 FORMAT = "nl"
 MARKER = "narration.json"
-"""Written into a model directory whose training data was narration."""
+"""Marked a model directory packed with narration by an earlier version
+(`data narrate --pack-for`); still read by `narrates`."""
 
 
 class NarrateError(ValueError):
-    """A corpus or model that cannot be narrated or packed; one line."""
+    """A corpus that cannot be narrated; one line."""
 
 
 # -- the text ------------------------------------------------------------------
@@ -103,10 +99,11 @@ def narrate_row(row: dict) -> dict:
 # -- the corpus ------------------------------------------------------------------
 def corpus_format(data: Path) -> str:
     """`nl` for a narrated corpus, `cwm` for any other built corpus."""
-    manifest = Path(data) / "manifest.json"
-    if not manifest.exists():
+    from opencwm.model.windows import corpus_format as manifest_format
+
+    if not (Path(data) / "manifest.json").exists():
         raise NarrateError(f"{data} is not a built corpus (no manifest.json)")
-    return json.loads(manifest.read_text()).get("format", "cwm")
+    return manifest_format(data)
 
 
 def narrate_corpus(data: Path, out: Path) -> dict:
@@ -136,92 +133,18 @@ def narrate_corpus(data: Path, out: Path) -> dict:
     return manifest
 
 
-# -- training windows ------------------------------------------------------------
-def narrated_windows(
-    row: dict, tokenizer, block: int, loss_on_all: bool = False, max_windows: int | None = None
-):
-    """`windows.row_windows` for a narrated row: the prompt, then as many
-    sentences as fit, each window repeating the prompt; loss on sentences."""
-    from opencwm.model.windows import Sequence
-
-    context, sentences, ended = split_narration(row["cwm"])
-    enc = tokenizer.backend_tokenizer
-    prompt = enc.encode(prompt_text(context), add_special_tokens=False).ids
-    if len(prompt) + 2 > block:
-        return []
-    texts = [s + T.FRAME_SEP for s in sentences]
-    parts = [e.ids for e in enc.encode_batch(texts, add_special_tokens=False)] if texts else []
-    eos = tokenizer.convert_tokens_to_ids(T.END_OF_TEXT)
-    out: list[Sequence] = []
-    i = 0
-    while i < len(parts) and len(out) != max_windows:
-        ids, mask = list(prompt), [int(loss_on_all)] * len(prompt)
-        if len(ids) + len(parts[i]) > block:
-            i += 1  # one sentence longer than the window: skipped
-            continue
-        while i < len(parts) and len(ids) + len(parts[i]) <= block:
-            ids += parts[i]
-            mask += [1] * len(parts[i])
-            i += 1
-        if i == len(parts) and ended and len(ids) < block:
-            ids.append(eos)
-            mask.append(1)
-        out.append(Sequence(ids, mask))
-    return out
-
-
-def pack_narrated(c, log=print) -> Path:
-    """Fill the trainer's cache in `c.out` (a `TrainConfig`) with windows of
-    narration, so that `opencwm train` with the same settings trains on it."""
-    import numpy as np
-
-    from opencwm.data.decontam import Decontam, held_out_programs
-    from opencwm.model.tokenizer import PAD, load_tokenizer, train_tokenizer
-    from opencwm.model.train import corpora, corpus_rows
-    from opencwm.model.windows import pack
-
-    for data in corpora(c):
-        if corpus_format(data) != FORMAT:
-            raise NarrateError(f"{data} is not narrated; run `opencwm data narrate` first")
-    out = Path(c.out)
-    if (out / "packed.npz").exists():
-        raise NarrateError(f"{out} already holds packed data; use a new model directory")
-    out.mkdir(parents=True, exist_ok=True)
-    test = held_out_programs(corpora(c))
-    clean = Decontam(test)
-    if (out / "tokenizer.json").exists():
-        tokenizer = load_tokenizer(out)
-    else:
-        texts = [r["cwm"] for r in corpus_rows(c, "train", 20_000, Decontam(test))]
-        tokenizer = train_tokenizer(texts, c.vocab_size)
-        tokenizer.save_pretrained(out)
-    pad = tokenizer.convert_tokens_to_ids(PAD)
-    arrays = {}
-    for split in ("train", "val"):
-        rows = corpus_rows(c, split, clean=clean if split == "train" else None)
-        seqs = [
-            w
-            for r in rows
-            for w in narrated_windows(r, tokenizer, c.block + 1, c.loss_on_all, c.max_windows)
-        ]
-        if not seqs:
-            raise NarrateError(f"no {split} windows in {', '.join(map(str, corpora(c)))}")
-        ids, mask = pack(seqs, c.block, pad)
-        if split == "val" and len(corpora(c)) > 1:  # as the trainer: val rows from every corpus
-            order = np.random.default_rng(c.seed).permutation(len(ids))
-            ids, mask = ids[order], mask[order]
-        arrays.update({f"{split}_ids": ids, f"{split}_mask": mask})
-        log(f"{split}: {len(rows)} traces, {len(seqs)} windows, {len(ids)} packed rows")
-    (out / "decontam.json").write_text(json.dumps(clean.report(), indent=2) + "\n")
-    np.savez(out / "packed.npz", **arrays)
-    marker = {"format": FORMAT, "block": c.block, "data": [str(d) for d in corpora(c)]}
-    (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-    return out
-
-
 def narrates(model_dir: Path | str | None) -> bool:
-    """Whether a model directory was trained on narration (`pack_narrated`'s marker)."""
-    return model_dir is not None and (Path(model_dir) / MARKER).exists()
+    """Whether a model directory was trained on narration only: the formats
+    the trainer recorded in `train_config.json` (or the `narration.json` of
+    a model packed by an earlier version). A model trained on a mix writes
+    what its first frame starts (CWM text, unless told `--narrated`)."""
+    if model_dir is None:
+        return False
+    config = Path(model_dir) / "train_config.json"
+    formats = json.loads(config.read_text()).get("formats") if config.exists() else None
+    if formats:
+        return set(formats) == {FORMAT}
+    return (Path(model_dir) / MARKER).exists()
 
 
 # -- a narrating model's rollout ---------------------------------------------------
@@ -235,12 +158,26 @@ class Told:
     error: str = ""
 
 
-def window(context: str, sentences: list[str], backend: Backend, sampling: Sampling) -> str:
-    """The prompt: the program and the latest sentences that fit (at least one)."""
+def window(
+    context: str,
+    sentences: list[str],
+    backend: Backend,
+    sampling: Sampling,
+    frames: list[Frame] | None = None,
+) -> str:
+    """The prompt: the program and the latest sentences that fit (at least
+    one). Given the `frames` the sentences state, a window that starts at
+    sentence `k > 0` opens as training's do (`model/windows.py`): the
+    callers' state and frame k in full (`narrated_head`), then the rest."""
+    from opencwm.model.windows import narrated_head
+
     head, budget = prompt_text(context), backend.context_tokens - sampling.max_tokens
     start = 0
     while True:
-        prompt = head + "".join(s + T.FRAME_SEP for s in sentences[start:])
+        told = sentences[start:]
+        if start and frames is not None:
+            told = narrated_head(frames, start) + sentences[start + 1 :]
+        prompt = head + "".join(s + T.FRAME_SEP for s in told)
         if start >= len(sentences) - 1 or backend.count_tokens(prompt) <= budget:
             return prompt
         start += max(1, (len(sentences) - start) // 4)  # cut a quarter: fewer re-encodings
@@ -284,7 +221,9 @@ def narrate_from(
     told: list[Told] = []
     ended, reason = False, ""
     while len(trace.frames) < config.max_frames:
-        reply = backend.complete(window(context, sentences, backend, sampling), sampling)
+        reply = backend.complete(
+            window(context, sentences, backend, sampling, trace.frames), sampling
+        )
         if reply == T.END_OF_TEXT:
             told.append(Told(reply, None))
             ended = True

@@ -124,7 +124,11 @@ def _prompts(case: Case, backend: Backend, sampling: Sampling, narrating: bool) 
     narrator = Narrator()
     sentences = [narrator.sentence(f) for f in case.trace.frames[:-1]]
     context = case.trace.source
-    return [window(context, sentences[:i], backend, sampling) for i in range(1, len(sentences) + 1)]
+    frames = case.trace.frames
+    return [
+        window(context, sentences[:i], backend, sampling, frames[:i])
+        for i in range(1, len(sentences) + 1)
+    ]
 
 
 def _predicted(
