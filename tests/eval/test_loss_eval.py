@@ -56,3 +56,15 @@ def test_no_corpus_or_no_model_is_a_one_line_error(micro_model: Path, tmp_path: 
     )
     assert result.exit_code != 0
     assert "not a model directory" in result.output
+
+
+def test_a_narrated_corpus_is_scored_on_its_sentences(
+    micro_model: Path, sample_corpus: Path, tmp_path: Path
+) -> None:
+    from opencwm.data.narrate import narrate_corpus
+
+    narrate_corpus(sample_corpus, tmp_path / "nl")
+    told = heldout_loss(micro_model, tmp_path / "nl", "train")
+    cwm = heldout_loss(micro_model, sample_corpus, "train")
+    assert told["traces"] == cwm["traces"]
+    assert told["target_tokens"] > 0 and told["target_tokens"] != cwm["target_tokens"]

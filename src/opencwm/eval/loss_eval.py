@@ -35,13 +35,14 @@ def heldout_loss(
     from opencwm.data.pipeline import iter_rows
     from opencwm.model.tokenizer import PAD, load_tokenizer
     from opencwm.model.train import TrainConfig, evaluate
-    from opencwm.model.windows import Windower, pack
+    from opencwm.model.windows import Windower, corpus_format, pack
 
     if not (data / "manifest.json").exists():
         raise EvalError(
             f"{data} is not a corpus (no manifest.json); build one with `opencwm data build`"
         )
-    rows = list(islice(iter_rows(data, split), limit))
+    fmt = corpus_format(data)  # a narrated corpus is scored on its sentences
+    rows = [{**row, "format": fmt} for row in islice(iter_rows(data, split), limit)]
     if not rows:
         raise EvalError(f"{data} has no {split} traces")
     trained = model_dir / "train_config.json"
