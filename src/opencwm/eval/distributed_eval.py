@@ -2,8 +2,9 @@
 
 For each finished run of a `distributed:` corpus split, the model is
 prompted with the program and a true prefix of the trace (greedy, one
-frame, *unconstrained*: structural decoding does not know the `[ACTOR] `
-prefix of concurrent traces) and scored on:
+frame; unconstrained, since structural decoding steps aside on a
+concurrent program by itself, `world/constrain.py` `concurrent_context`,
+and every `distributed:` program is one) and scored on:
 
 - next event: at `steps` evenly spaced positions, the frame it writes has
   the true event and actor (for a `send` / `recv`, the true message too);
@@ -127,7 +128,7 @@ def evaluate(config: DistributedEvalConfig, backend: Backend, on_case=None) -> d
     from opencwm.trace.resolve import Resolver
 
     cases = load_cases(config.data, config.split, config.limit)
-    sampling = Sampling(max_tokens=config.max_tokens, constrain=False)
+    sampling = Sampling(max_tokens=config.max_tokens)
     per_case = []
     for case in cases:
         lines = Resolver(case.source).by_text
