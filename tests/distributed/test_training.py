@@ -15,9 +15,16 @@ import pytest
 
 from opencwm.data.pipeline import BuildConfig, build, iter_rows
 from opencwm.data.work import WorkConfig
-from opencwm.model.windows import Windower, frames_of, live_callers, row_windows
+from opencwm.model.windows import (
+    Windower,
+    frames_of,
+    live_callers,
+    row_windows,
+    window_frames,
+)
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import (
+    frame_text,
     from_cwm,
     parse_frame,
     prompt_text,
@@ -25,7 +32,7 @@ from opencwm.trace.cwm import (
     split_actor,
     split_context,
 )
-from opencwm.trace.frame import Frame
+from opencwm.trace.frame import MESSAGE_EVENTS, Frame
 from opencwm.trace.resolve import Resolver
 from opencwm.tracer.api import TraceConfig
 
@@ -94,19 +101,35 @@ def seen(f: Frame) -> tuple:
 
 
 def callers_of(frames: list[Frame], i: int) -> list[Frame]:
-    """Independently: for each depth below frame i's, the latest call/line
-    frame of frame i's actor at that depth (message frames belong to no
-    activation), searched backwards."""
-    mine = [
-        (j, f)
-        for j, f in enumerate(frames[:i])
-        if f.actor == frames[i].actor and f.event not in ("send", "recv")
+    """Independently: the state a window starting at frame i restates. For
+    each actor that ran before frame i (frame i's own last, the others in
+    the order they first ran), for each depth below the top of its stack
+    (frame i's depth for frame i's actor; else one past the depth of the
+    actor's last frame, that depth itself after a return), its latest
+    call/line frame at that depth, searched backwards. Message frames
+    belong to no activation."""
+    actors = [
+        a for a in dict.fromkeys(f.actor for f in frames[:i] if f.event not in MESSAGE_EVENTS)
     ]
+    actors = [a for a in actors if a != frames[i].actor] + [frames[i].actor]
     out = []
-    for d in range(frames[i].depth):
-        k = max(j for j, f in mine if f.depth == d and f.event in ("call", "line"))
-        assert all(f.depth > d for j, f in mine if j > k)  # still live: never left
-        out.append(frames[k])
+    for actor in actors:
+        mine = [
+            (j, f)
+            for j, f in enumerate(frames[:i])
+            if f.actor == actor and f.event not in MESSAGE_EVENTS
+        ]
+        if actor == frames[i].actor and frames[i].event not in MESSAGE_EVENTS:
+            top = frames[i].depth
+        elif mine:
+            last = mine[-1][1]
+            top = last.depth + (last.event != "return")
+        else:
+            top = 0
+        for d in range(top):
+            k = max(j for j, f in mine if f.depth == d and f.event in ("call", "line"))
+            assert all(f.depth > d for j, f in mine if j > k)  # still live: never left
+            out.append(frames[k])
     return out
 
 
@@ -149,15 +172,16 @@ def test_a_runs_first_window_decodes_to_its_exact_frames(rows, tokenizer):
 
 def test_every_window_reads_back_to_the_true_frames_with_each_actors_state(rows, tokenizer):
     """Every window of every run (made by the trainer's `Windower`): the
-    prompt, then, given, the live callers of its first frame's own actor in
-    full, then the next frames of the run as targets; together the targets
+    prompt, then, given, in full, the activations live in the other actors
+    (the entry waiting on the network, a node inside its handler) and the
+    callers of its first frame, then the next frames of the run as targets; together the targets
     are every frame of the run once, in order, each read back to its event,
     actor, line, locals and value, messages with their src, dst and msg."""
     enc = tokenizer.backend_tokenizer
     with Windower(tokenizer, BLOCK) as windower:
         windows = windower(rows)
     assert windows == [w for row in rows for w in row_windows(row, tokenizer, BLOCK)]
-    k, later, with_state = 0, 0, 0
+    k, later, with_state, with_others = 0, 0, 0, 0
     for row in rows:
         frames = frames_of(row)
         context = split_context(row["cwm"])[0]
@@ -177,9 +201,10 @@ def test_every_window_reads_back_to_the_true_frames_with_each_actors_state(rows,
             assert body, f"{row['id']}: a window at frame {i} holds no frame"
             later += i > 0
             with_state += bool(head)
+            with_others += any(actor != frames[i].actor for _, actor, *_ in head)
             i += len(body)
         assert target.endswith(T.END_OF_TEXT)
-    assert k == len(windows) and later >= 3 and with_state >= 1
+    assert k == len(windows) and later >= 3 and with_state >= 1 and with_others >= 1
     kinds = {e for row in rows for e, *_ in read_back(row_text(row), "")}
     assert {"send", "recv", "call", "line", "return"} <= kinds
 
@@ -188,15 +213,16 @@ def row_text(row: dict) -> str:
     return row["cwm"].split(T.FRAME_SEP, 1)[1].removesuffix(T.END_OF_TEXT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="live_callers treats a message frame (depth 0) as an exception and "
-    "shares one stack among actors (model/windows.py)",
-)
-@pytest.mark.parametrize("case", ["send in a nested call", "another actor in between"])
+CASES = ["send in a nested call", "another actor in between", "another actor's handler ended"]
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_live_callers_keep_each_actors_stack(case):
     """A window starting inside a nested call of one node keeps that node's
-    callers, whatever messages or other nodes' frames came in between."""
+    callers, whatever messages or other nodes' frames came in between, and
+    before them the activations still live in other actors; a window that
+    starts at a message restates its actor's whole stack. All in full,
+    each with its actor's prefix."""
     me = {"self": "A()"}
     a = [
         Frame("call", 1, "def on_start(self):", "on_start", 0, me, None, "a"),
@@ -206,15 +232,38 @@ def test_live_callers_keep_each_actors_stack(case):
         Frame("call", 7, "def ask(self, p):", "ask", 2, {**me, "p": "'b'"}, None, "a"),
         Frame("line", 8, "self.send(p, 'vote')", "ask", 2, {**me, "p": "'b'"}, None, "a"),
     ]
+    b = Frame("call", 11, "def on_vote(self):", "on_vote", 0, me, None, "b")
     if case == "send in a nested call":
         msg = {"src": "'a'", "dst": "'b'", "msg": "'vote'"}
         between = [Frame("send", 0, "", "", 0, msg, None, "a")]
+        others = []
+    elif case == "another actor in between":
+        between, others = [b], [b]
     else:
-        between = [Frame("call", 11, "def on_vote(self):", "on_vote", 0, me, None, "b")]
+        between = [b, Frame("return", 12, "return 1", "on_vote", 0, {}, "1", "b")]
+        others = []
     nxt = Frame("line", 9, "return 1", "ask", 2, {**me, "p": "'b'"}, None, "a")
     frames = [*a, *between, nxt]
-    assert callers_of(frames, len(frames) - 1) == [a[1], a[3]]
-    assert live_callers(frames, len(frames) - 1) == [a[1], a[3]]
+    assert callers_of(frames, len(frames) - 1) == [*others, a[1], a[3]]
+    assert live_callers(frames, len(frames) - 1) == [*others, a[1], a[3]]
+    pairs = window_frames(frames, len(frames) - 1, len(frames))
+    assert [f for f, _ in pairs] == [*others, a[1], a[3], nxt]
+    text = "".join(frame_text(f, prev) for f, prev in pairs)
+    assert T.UNCHANGED not in text and text.count("<|action_sep|>[a] ") == 3
+    if case == "send in a nested call":  # a window starting at the message
+        assert live_callers(frames, len(a)) == [a[1], a[3], a[5]]
+
+
+def test_a_single_actor_trace_has_the_same_callers_as_before():
+    """Frames without actors: one stack, exactly `live_callers`' old walk."""
+    f = [
+        Frame("call", 1, "def f(x):", "f", 0, {"x": "1"}),
+        Frame("line", 2, "g(x)", "f", 0, {"x": "1"}),
+        Frame("call", 4, "def g(y):", "g", 1, {"y": "1"}),
+        Frame("exception", 5, "h(y)", "g", 1, {}, "E()"),
+        Frame("line", 6, "pass", "g", 1, {"y": "1"}),
+    ]
+    assert live_callers(f, 4) == [f[1]] and live_callers(f, 5) == [f[1], f[4]]
 
 
 def test_opencwm_train_runs_on_a_distributed_corpus(corpus, tmp_path):

@@ -11,8 +11,12 @@ activation live under frame `i`'s (its callers, outermost first: their
 locals, and the line each is waiting on), then frame `i` itself, all with
 full locals (no `".."`), then frames `i+1, ...` as diffs. So every window
 reads on its own, and after a callee returns its caller's state is known
-even when the caller's own frames fell out long ago. When the callers do
-not fit, the outermost are dropped first (deep recursion). The callers'
+even when the caller's own frames fell out long ago. In a concurrent trace
+(format version 2) each actor has its own stack, and the head restates
+every actor's live activations, each with its `[ACTOR] ` prefix, the other
+actors' before frame `i`'s callers (`live_callers`). When the callers do
+not fit, the outermost are dropped first (deep recursion; the other
+actors' before frame `i`'s own). The callers'
 frames are given, like the source: no loss on them unless `loss_on_all`.
 The rollout (`world/rollout.py`) writes its prompt with the same function
 when an execution outgrows the model's window.
@@ -44,7 +48,7 @@ import numpy as np
 
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import frame_text, prompt_text, split_context
-from opencwm.trace.frame import Frame
+from opencwm.trace.frame import MESSAGE_EVENTS, Frame
 from opencwm.trace.nl import Narrator
 
 ENCODE_CHUNK = 64
@@ -81,10 +85,20 @@ def live_callers(frames: Seq[Frame], start: int) -> list[Frame]:
     """The latest call or line frame of each activation live under the one
     of `frames[start]` (its callers), outermost first: the state a window
     starting at `start` carries besides that frame. A return ends its
-    activation; an exception may be caught, so it only ends the deeper ones."""
-    stack: list[Frame | None] = []
+    activation; an exception may be caught, so it only ends the deeper ones.
+
+    In a concurrent trace each actor has a stack of its own (`depth` counts
+    within the actor) and a message frame belongs to no activation. There
+    the state is every actor's: first the activations live in each other
+    actor (in the order the actors first appear, each outermost first: a
+    node waiting on its handler's call, the entry waiting on the network),
+    then frame `start`'s callers (all of its actor's, for a message frame).
+    So what is dropped for room goes from the other actors first."""
+    stacks: dict[str | None, list[Frame | None]] = {}
     for f in frames[:start]:
-        d = f.depth
+        if f.event in MESSAGE_EVENTS:
+            continue
+        stack, d = stacks.setdefault(f.actor, []), f.depth
         if f.event in ("call", "line"):
             del stack[d:]
             stack += [None] * (d - len(stack)) + [f]
@@ -92,8 +106,13 @@ def live_callers(frames: Seq[Frame], start: int) -> list[Frame]:
             del stack[d:]
         else:
             del stack[d + 1 :]
-    top = frames[start].depth if start < len(frames) else len(stack)
-    return [f for f in stack[:top] if f is not None]
+    if start < len(frames):
+        first = frames[start]
+        mine = stacks.pop(first.actor, [])
+        if first.event not in MESSAGE_EVENTS:
+            mine = mine[: first.depth]
+        stacks[first.actor] = mine  # last
+    return [f for stack in stacks.values() for f in stack if f is not None]
 
 
 def window_frames(
@@ -237,7 +256,7 @@ def _windows(
     i = 0
     while i < len(frames) and len(out) != max_windows:
         ids, mask = list(prompt), [int(loss_on_all)] * len(prompt)
-        lowest = frames[i].depth
+        lowest = {frames[i].actor: frames[i].depth}
         if out:  # a later window: its callers' state, then frame i, all in full
             encoded = enc.encode_batch(head_texts(i), add_special_tokens=False)
             *head, first = (e.ids for e in encoded)
@@ -248,7 +267,7 @@ def _windows(
                 *head, first = (e.ids for e in encoded)
             if floor:
                 callers = live_callers(frames, i)
-                lowest = min([f.depth for f in callers[len(callers) - kept :]], default=lowest)
+                lowest = _floors(callers, len(callers) - kept, frames[i])
             for h in head[len(head) - kept :]:
                 ids += h
                 mask += [int(loss_on_all)] * len(h)
@@ -261,7 +280,8 @@ def _windows(
         mask += [1] * len(first)
         i += 1
         while i < len(frames) and len(ids) + len(frame_ids(i)) <= block:
-            if floor and frames[i].depth < lowest:
+            f = frames[i]
+            if floor and f.event not in MESSAGE_EVENTS and f.depth < lowest.get(f.actor, 0):
                 break
             ids += frame_ids(i)
             mask += [1] * len(frame_ids(i))
@@ -271,6 +291,19 @@ def _windows(
             mask.append(1)
         out.append(Sequence(ids, mask))
     return out
+
+
+def _floors(callers: Seq[Frame], dropped: int, first: Frame) -> dict[str | None, int]:
+    """Per actor, the shallowest depth a narrated window's frames may reach:
+    its outermost activation the head states (the first `dropped` of
+    `callers` left out), or, where all of an actor's were left out, just
+    below them."""
+    low = {} if first.event in MESSAGE_EVENTS else {first.actor: first.depth}
+    for f in callers[:dropped]:
+        low[f.actor] = max(low.get(f.actor, 0), f.depth + 1)
+    for f in callers[dropped:]:
+        low[f.actor] = min(low.get(f.actor, f.depth), f.depth)
+    return low
 
 
 def text_windows(

@@ -20,9 +20,11 @@ frames in order, keeping a stack of activations:
 In a concurrent trace each actor (task, thread, node) has a stack of its
 own, and a frame's depth counts within its actor.
 
-Exact whenever source lines are unique within a scope; ambiguities (two
-identical lines in one function, a recursive call site that is also the
-re-raise line) are settled by these preferences.
+Exact whenever source lines are unique within a scope and no two scopes
+open with the same `def` line; ambiguities (two identical lines in one
+function, a recursive call site that is also the re-raise line, two
+classes' `def done(self):`, of which a call takes the first) are settled
+by these preferences: the text names no class, so nothing better is known.
 """
 
 from __future__ import annotations
