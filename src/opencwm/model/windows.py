@@ -58,8 +58,10 @@ ROWS_PER_TASK = 64
 FORMATS = ("cwm", "nl")
 """What a corpus's `cwm` column holds after the prompt: CWM text, or
 narration (`data/narrate.py`); its manifest's `format`, `cwm` if absent."""
-CWM_STARTS = (*T.EVENT_TOKENS.values(), T.LINE_SEP)
-"""How a frame of CWM text begins (a message frame with its `LINE_SEP`)."""
+CWM_STARTS = (*T.EVENT_TOKENS.values(), T.LINE_SEP, T.END_OF_TEXT)
+"""How CWM text goes on after its prompt: a frame (a message frame with its
+`LINE_SEP`), or the end of a run whose frames were cut away (a corpus
+staged for a GPU slot, `model/stage.py`, keeps only the prompt and the end)."""
 
 
 @dataclass
