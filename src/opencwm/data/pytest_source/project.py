@@ -95,8 +95,13 @@ def layout(project_dir: Path, package: str) -> Layout:
     what was found instead."""
     plain = package.lower().removeprefix("python-")
     names = dict.fromkeys(
-        [package, package.replace("-", "_"), package.lower().replace("-", "_")]
-        + [plain.replace("-", "_"), *_top_level_names(project_dir)]
+        [
+            package,
+            package.replace("-", "_"),
+            package.lower().replace("-", "_"),
+            plain.replace("-", "_"),
+            *_top_level_names(project_dir),
+        ]
     )
     for name in names:
         for root in ("src", ""):
