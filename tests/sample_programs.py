@@ -24,3 +24,23 @@ def ratio(n):
     d = 10
     return helper(d, n)
 """
+
+
+# tasks of one asyncio event loop: two actors, interleaved at each await
+ASYNC = """import asyncio
+
+
+async def worker(name, n):
+    total = 0
+    for i in range(n):
+        total += i
+        await asyncio.sleep(0)
+    return total
+
+
+def main():  # << START_OF_TRACE
+    async def both():
+        return await asyncio.gather(worker("a", 2), worker("b", 3))
+
+    return asyncio.run(both())
+"""

@@ -7,30 +7,13 @@ from __future__ import annotations
 import random
 
 import pytest
+from sample_programs import ASYNC
 
 from opencwm.distributed.systems import generate
 from opencwm.trace.cwm import to_cwm
 from opencwm.trace.frame import Frame, Trace
 from opencwm.trace.nl import Narrator, StepReader, from_nl, narration_of, parse_nl, to_nl
 from opencwm.tracer.api import trace_program
-
-ASYNC = """import asyncio
-
-
-async def worker(name, n):
-    total = 0
-    for i in range(n):
-        total += i
-        await asyncio.sleep(0)
-    return total
-
-
-def main():  # << START_OF_TRACE
-    async def both():
-        return await asyncio.gather(worker("a", 2), worker("b", 3))
-
-    return asyncio.run(both())
-"""
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from micro_cwm import ENTRY, MEMORISED, SRC
-from sample_programs import NESTED, RAISES
+from sample_programs import ASYNC, NESTED, RAISES
 from scripted import FixedScores
 
 from opencwm.trace import tokens as T
@@ -85,25 +85,6 @@ def test_the_true_next_frame_always_passes_both_constraints(bundled_backend, sou
         assert guide.allowed() is None and not keys.active
         prompt += text
     assert walked > len(trace.frames) and checked > 0
-
-
-ASYNC = """import asyncio
-
-
-async def worker(name, n):
-    total = 0
-    for i in range(n):
-        total += i
-        await asyncio.sleep(0)
-    return total
-
-
-def main():  # << START_OF_TRACE
-    async def both():
-        return await asyncio.gather(worker("a", 2), worker("b", 3))
-
-    return asyncio.run(both())
-"""
 
 
 def distributed_run():
