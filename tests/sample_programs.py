@@ -44,3 +44,31 @@ def main():  # << START_OF_TRACE
 
     return asyncio.run(both())
 """
+
+
+# a contest-shaped script: T cases read from stdin, each solved in solve(),
+# which calls a helper: long traces with callers live across windows
+CONTEST = """\
+import sys
+
+
+def gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def solve():
+    n = int(input())
+    xs = list(map(int, input().split()))
+    g = 0
+    for x in xs:
+        g = gcd(g, x)
+    print(g)
+
+
+T = int(input())
+for case in range(T):
+    solve()
+"""
+CONTEST_STDIN = "3\n4\n12 18 30 42\n3\n7 14 21\n5\n9 27 81 36 45\n"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sample_programs import CONTEST, CONTEST_STDIN
 
 from opencwm.model.windows import fit_callers, live_callers, row_windows, window_frames
 from opencwm.trace import tokens as T
@@ -16,28 +17,7 @@ from opencwm.tracer.api import trace_program
 
 TINY = Path(__file__).parents[2] / "models" / "cwm-tiny"
 
-# a contest-shaped script: T cases, each solved in solve(), which calls a helper
-SCRIPT = """\
-def gcd(a, b):
-    while b:
-        a, b = b, a % b
-    return a
-
-
-def solve():
-    n = int(input())
-    xs = list(map(int, input().split()))
-    g = 0
-    for x in xs:
-        g = gcd(g, x)
-    print(g)
-
-
-T = int(input())
-for case in range(T):
-    solve()
-"""
-STDIN = "3\n4\n12 18 30 42\n3\n7 14 21\n5\n9 27 81 36 45\n"
+SCRIPT, STDIN = CONTEST, CONTEST_STDIN
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ training windows' policy, `model/windows.py`)."""
 
 from __future__ import annotations
 
+from sample_programs import CONTEST, CONTEST_STDIN
+
 from opencwm.model.windows import live_callers, window_frames
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import frame_text, prompt_text
@@ -12,30 +14,7 @@ from opencwm.world.backends import Sampling
 from opencwm.world.fake import ScriptedBackend, perfect_backend
 from opencwm.world.rollout import Imagined, RolloutConfig, rollout
 
-SCRIPT = """\
-import sys
-
-
-def gcd(a, b):
-    while b:
-        a, b = b, a % b
-    return a
-
-
-def solve():
-    n = int(input())
-    xs = list(map(int, input().split()))
-    g = 0
-    for x in xs:
-        g = gcd(g, x)
-    print(g)
-
-
-T = int(input())
-for case in range(T):
-    solve()
-"""
-STDIN = "3\n4\n12 18 30 42\n3\n7 14 21\n5\n9 27 81 36 45\n"
+SCRIPT, STDIN = CONTEST, CONTEST_STDIN
 
 
 def test_a_long_rollout_fits_the_model_and_keeps_the_state():
