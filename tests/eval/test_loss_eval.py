@@ -49,7 +49,7 @@ def test_limit_takes_the_first_traces(micro_model: Path, sample_corpus: Path) ->
 
 
 def test_no_corpus_or_no_model_is_a_one_line_error(micro_model: Path, tmp_path: Path) -> None:
-    with pytest.raises(EvalError, match="not a corpus"):
+    with pytest.raises(EvalError, match="not a built corpus"):
         heldout_loss(micro_model, tmp_path, "test")
     result = CliRunner().invoke(
         app, ["eval", "loss", "--data", str(tmp_path), "--model", str(tmp_path)]

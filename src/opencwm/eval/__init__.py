@@ -11,3 +11,13 @@ report.py       tables and the accuracy-vs-length plot
 
 class EvalError(ValueError):
     """An evaluation that cannot start (no data, a malformed file); one line."""
+
+
+def require_corpus(data) -> None:
+    """Fail in one line, before any model loads, when `data` is no corpus."""
+    from pathlib import Path
+
+    if not (Path(data) / "manifest.json").exists():
+        raise EvalError(
+            f"{data} is not a built corpus (no manifest.json); see `opencwm data build`"
+        )

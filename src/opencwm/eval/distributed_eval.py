@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from opencwm.eval import EvalError
+from opencwm.eval import EvalError, require_corpus
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import TraceFormatError, frame_text, parse_frame, prompt_text, split_actor
 from opencwm.trace.frame import Frame
@@ -60,10 +60,7 @@ def load_cases(data: Path, split: str, limit: int | None = None) -> list[Case]:
     from opencwm.data.pipeline import iter_rows
     from opencwm.trace.cwm import split_context
 
-    if not (Path(data) / "manifest.json").exists():
-        raise EvalError(
-            f"{data} is not a built corpus (no manifest.json); see `opencwm data build`"
-        )
+    require_corpus(data)
     cases = []
     for row in iter_rows(Path(data), split):
         if row["source"] != "distributed" or row["status"] != "returned":

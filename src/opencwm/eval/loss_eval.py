@@ -15,7 +15,7 @@ import json
 from itertools import islice
 from pathlib import Path
 
-from opencwm.eval import EvalError
+from opencwm.eval import EvalError, require_corpus
 
 
 def heldout_loss(
@@ -37,10 +37,7 @@ def heldout_loss(
     from opencwm.model.train import TrainConfig, evaluate
     from opencwm.model.windows import Windower, corpus_format, pack
 
-    if not (data / "manifest.json").exists():
-        raise EvalError(
-            f"{data} is not a corpus (no manifest.json); build one with `opencwm data build`"
-        )
+    require_corpus(data)
     fmt = corpus_format(data)  # a narrated corpus is scored on its sentences
     rows = [{**row, "format": fmt} for row in islice(iter_rows(data, split), limit)]
     if not rows:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from opencwm.eval import EvalError
+from opencwm.eval import EvalError, require_corpus
 from opencwm.eval.metrics import (
     FINISHED,
     FREE_RUNNING,
@@ -89,10 +89,7 @@ def load_cases(data: Path, split: str, limit: int | None = None) -> list[Case]:
     """Finished traces of one split, in corpus order."""
     from opencwm.data.pipeline import iter_rows
 
-    if not (Path(data) / "manifest.json").exists():
-        raise EvalError(
-            f"{data} is not a built corpus (no manifest.json); see `opencwm data build`"
-        )
+    require_corpus(data)
     cases = []
     for row in iter_rows(Path(data), split):
         if row["status"] not in FINISHED:
