@@ -88,10 +88,9 @@ class ConcurrentRecorder(Recorder):
             self._where[frame] = (actor, depth)
             if self._entry is None:
                 self._entry = frame
-            lineno = frame.f_lineno
-            if lineno == 0 or lineno == code.co_firstlineno:
-                lineno = self._def_line(code)
-            self._write(frame, "call", lineno, code.co_name, self._locals(frame), "null")
+            self._write(
+                frame, "call", self._call_line(frame), code.co_name, self._locals(frame), "null"
+            )
             return self.local_trace
         except Exception as exc:
             self._fail(exc)

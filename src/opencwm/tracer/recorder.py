@@ -144,9 +144,7 @@ class Recorder:
         try:
             self.depth += 1
             code = frame.f_code
-            lineno = frame.f_lineno
-            if lineno == 0 or lineno == code.co_firstlineno:
-                lineno = self._def_line(code)
+            lineno = self._call_line(frame)
             self._write(frame, "call", lineno, code.co_name, self._locals(frame), "null")
             return self.local_trace
         except Exception as exc:
@@ -194,6 +192,14 @@ class Recorder:
         self.depth -= 1
         if self.depth < 0:
             self.entry_done = True
+
+    def _call_line(self, frame) -> int:
+        """The line a call frame shows: where execution stands (a resumed
+        generator), else the `def` line, past any decorators."""
+        lineno = frame.f_lineno
+        if lineno == 0 or lineno == frame.f_code.co_firstlineno:
+            return self._def_line(frame.f_code)
+        return lineno
 
     def _def_line(self, code) -> int:
         line = self._def_lines.get(code)
