@@ -48,3 +48,19 @@ def test_jsonl_errors_are_one_line(tmp_path):
 def test_bad_specs(spec, msg):
     with pytest.raises(SourceError, match=msg):
         list(items_from(spec))
+
+
+def test_synthetic_items_are_listed_as_they_are_generated(monkeypatch):
+    """A 240,000-item listing takes minutes: the build's bar must move from
+    the first item, so the source may not generate the whole list first."""
+    import opencwm.data.synthetic as synthetic
+
+    real = synthetic.stream
+
+    def one_then_fail(seed: int = 0, *args, **kwargs):
+        yield next(real(seed))
+        raise AssertionError("the source drew a second item before the first was used")
+
+    monkeypatch.setattr(synthetic, "stream", one_then_fail)
+    first = next(items_from("synthetic:1000", seed=3))
+    assert first.id == next(real(3)).id

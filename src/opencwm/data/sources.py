@@ -13,6 +13,7 @@ distributed:N    N message-passing systems of 2-5 nodes, labelled ok / deadlock 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 from opencwm.data.benchmarks import SourceError, humaneval_items, jsonl_items, script_items
@@ -35,9 +36,10 @@ def items_from(spec: str, seed: int = 0, cache: Path | None = None) -> Iterator[
     kind, _, arg = spec.partition(":")
     if kind == "synthetic":
         n = _count(spec, arg)
-        from opencwm.data.synthetic import generate
+        from opencwm.data.synthetic import stream
 
-        for s in generate(n, seed):
+        # A stream, not `generate`'s list: the build's bar moves with each item.
+        for s in islice(stream(seed), n):
             yield Item(s.id, "synthetic", s.code, s.entry, s.input)
     elif kind == "humaneval":
         yield from humaneval_items()
