@@ -5,8 +5,12 @@ trace_eval.py   teacher-forced and free-running metrics on a trace corpus
 output_eval.py  CRUXEval-O pass@1 from rollouts
 loss_eval.py    held-out teacher-forced loss, in training's windows
 grade.py        `assert OUTPUT == PREDICTION`, as a sandbox job
+distributed_eval.py  next event, final state and outcome of concurrent runs
+nl_eval.py      plain-English traces parsed back and scored
 report.py       tables and the accuracy-vs-length plot
 """
+
+from collections.abc import Callable
 
 
 class EvalError(ValueError):
@@ -21,3 +25,27 @@ def require_corpus(data) -> None:
         raise EvalError(
             f"{data} is not a built corpus (no manifest.json); see `opencwm data build`"
         )
+
+
+def corpus_rows(
+    data, split: str, keep: Callable[[dict], bool], limit: int | None, what: str, hint: str
+) -> list[dict]:
+    """The rows of one split that `keep` accepts, in corpus order, up to `limit`.
+
+    Every evaluator reads its cases through here, so a missing corpus and a
+    selection with nothing in it fail alike: one line, before any model loads.
+    """
+    from pathlib import Path
+
+    from opencwm.data.pipeline import iter_rows
+
+    require_corpus(data)
+    rows = []
+    for row in iter_rows(Path(data), split):
+        if keep(row):
+            rows.append(row)
+            if limit and len(rows) >= limit:
+                break
+    if not rows:
+        raise EvalError(f"{data} has no {what} in split {split!r}; {hint}")
+    return rows

@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from opencwm.eval import EvalError, require_corpus
+from opencwm.eval import corpus_rows
 from opencwm.trace import tokens as T
 from opencwm.trace.cwm import TraceFormatError, frame_text, parse_frame, prompt_text, split_actor
 from opencwm.trace.frame import Frame
@@ -57,24 +57,25 @@ class DistributedEvalConfig:
 
 
 def load_cases(data: Path, split: str, limit: int | None = None) -> list[Case]:
-    from opencwm.data.pipeline import iter_rows
     from opencwm.trace.cwm import split_context
 
-    require_corpus(data)
-    cases = []
-    for row in iter_rows(Path(data), split):
-        if row["source"] != "distributed" or row["status"] != "returned":
-            continue
-        frames = [Frame.from_dict(d) for d in json.loads(row["frames"])]
-        cases.append(Case(row["id"], split_context(row["cwm"])[0], frames, row["label"]))
-        if limit and len(cases) >= limit:
-            break
-    if not cases:
-        raise EvalError(
-            f"{data} has no finished distributed runs in split {split!r}; "
-            "build one with `opencwm data build --source distributed:N`"
+    rows = corpus_rows(
+        data,
+        split,
+        lambda row: row["source"] == "distributed" and row["status"] == "returned",
+        limit,
+        "finished distributed runs",
+        "build one with `opencwm data build --source distributed:N`",
+    )
+    return [
+        Case(
+            row["id"],
+            split_context(row["cwm"])[0],
+            [Frame.from_dict(d) for d in json.loads(row["frames"])],
+            row["label"],
         )
-    return cases
+        for row in rows
+    ]
 
 
 def prompt(backend: Backend, source: str, frames: list[Frame], room: int) -> str:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from opencwm.eval import EvalError, require_corpus
+from opencwm.eval import corpus_rows
 from opencwm.eval.metrics import (
     FINISHED,
     FREE_RUNNING,
@@ -87,24 +87,21 @@ class TraceEvalConfig:
 
 def load_cases(data: Path, split: str, limit: int | None = None) -> list[Case]:
     """Finished traces of one split, in corpus order."""
-    from opencwm.data.pipeline import iter_rows
-
-    require_corpus(data)
+    found = sorted({p.name.split("-")[0] for p in Path(data).glob("*-of-*.parquet")})
+    rows = corpus_rows(
+        data,
+        split,
+        lambda row: row["status"] in FINISHED,
+        limit,
+        "finished traces",
+        f"splits there: {', '.join(found)}",
+    )
     cases = []
-    for row in iter_rows(Path(data), split):
-        if row["status"] not in FINISHED:
-            continue
+    for row in rows:
         context, _ = split_context(row["cwm"])
         frames = [Frame.from_dict(d) for d in json.loads(row["frames"])]
         trace = Trace(context, row["entry"], frames, row["status"], input=row["input"])
         cases.append(Case(row["id"], row["source"], trace))
-        if limit and len(cases) >= limit:
-            break
-    if not cases:
-        found = sorted({p.name.split("-")[0] for p in Path(data).glob("*-of-*.parquet")})
-        raise EvalError(
-            f"{data} has no finished traces in split {split!r}; splits there: {', '.join(found)}"
-        )
     return cases
 
 
