@@ -1,11 +1,13 @@
 """The corpus pipeline on small real inputs: shards, splits, dedup, failures, resume."""
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -110,7 +112,7 @@ def test_hostile_items_become_failure_rows(tmp_path):
     assert m["splits"]["rejected"] == 7
 
 
-def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
+def test_a_killed_build_leaves_no_workers_and_resumes_losing_and_duplicating_nothing(tmp_path):
     rows = [
         {
             "id": f"i{k}",
@@ -142,14 +144,37 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(parts.glob("part-*.parquet"))) < 2:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    os.kill(proc.pid, signal.SIGKILL)  # the driver alone, as the OOM killer would
     proc.wait()
+    try:
+        deadline = time.monotonic() + 15
+        while _session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _session(proc.pid), "the pool's workers outlived their killed driver"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert not (out / "manifest.json").exists(), "killed too late to test resume"
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     ids = [row["id"] for row in iter_rows(out)]
     assert sorted(ids) == sorted(r["id"] for r in rows)
     assert all(row["output"] == str(2 * int(row["input"])) for row in iter_rows(out))
+
+
+def _session(sid: int) -> list[int]:
+    """Live processes of session `sid` (the build and the workers it spawned)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            state, _ppid, _pgrp, session = (proc / "stat").read_text().rsplit(")", 1)[1].split()[:4]
+        except (OSError, ValueError):
+            continue
+        if int(session) == sid and state != "Z":
+            pids.append(int(proc.name))
+    return pids
 
 
 def test_resume_refuses_other_settings(small_jsonl, tmp_path):
