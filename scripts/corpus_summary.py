@@ -18,7 +18,8 @@ The check, per part: the shards hold exactly `items.traced` rows, their
 Across parts it counts runs (program, entry, input, stdin) that appear in
 more than one part: no build deduplicates across parts.
 
-Prints a table, then one line of JSON.
+Prints a table, then one line of JSON, and draws DIR/summary.png: each
+part's wall time and tokens, so where the build's hours went shows at a glance.
 """
 
 from __future__ import annotations
@@ -195,6 +196,36 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def plot(summary: dict, path: Path) -> None:
+    """Wall minutes per part (its traces/s beside the bar) and its tokens."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    parts, t = summary["parts"], summary["total"]
+    names = [
+        f"{p['part']} ({p['attempts']} tries)" if p["attempts"] > 1 else p["part"] for p in parts
+    ]
+    fig, (wall, tokens) = plt.subplots(
+        1, 2, figsize=(11, 1.6 + 0.32 * len(parts)), sharey=True, width_ratios=(3, 2)
+    )
+    wall.barh(names, [p["wall_s"] / 60 for p in parts], color="tab:blue")
+    for y, p in enumerate(parts):
+        wall.text(p["wall_s"] / 60, y, f" {p['traces_per_s']} traces/s", va="center", fontsize=7)
+    wall.set_xlabel("wall clock (min), attempts summed")
+    wall.invert_yaxis()
+    tokens.barh(names, [p["tokens"] / 1e6 for p in parts], color="tab:orange")
+    tokens.set_xlabel("tokens (M)")
+    fig.suptitle(
+        f"{t['traced']:,} traces, {t['tokens'] / 1e6:,.1f}M tokens, "
+        f"{t['wall_s'] / 60:,.1f} min of wall clock on {summary['cores']} cores"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dir", type=Path)
@@ -203,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokenizer", type=Path, default=TOKENIZER)
     a = ap.parse_args(argv)
     summary = summarise(a.dir, a.cores, a.sample, a.tokenizer)
+    plot(summary, a.dir / "summary.png")
     print(table(summary))
     print(json.dumps(summary))
     return 0 if summary["total"]["ok"] else 1

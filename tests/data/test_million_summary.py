@@ -72,6 +72,7 @@ def test_a_lost_row_fails_the_check_and_the_exit_status(parts, tmp_path, capsys)
     t = pq.read_table(shard)
     pq.write_table(t.slice(1), shard)
     assert corpus_summary.main([str(out), "--cores", "2"]) == 1
+    assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = capsys.readouterr().out.splitlines()
     assert "LOST/DUP" in lines[1]
     summary = json.loads(lines[-1])
