@@ -28,7 +28,7 @@ def require_corpus(data) -> None:
 
 
 def corpus_rows(
-    data, split: str, keep: Callable[[dict], bool], limit: int | None, what: str, hint: str
+    data, split: str, keep: Callable[[dict], bool], limit: int | None, what: str, hint: str = ""
 ) -> list[dict]:
     """The rows of one split that `keep` accepts, in corpus order, up to `limit`.
 
@@ -46,6 +46,9 @@ def corpus_rows(
             rows.append(row)
             if limit and len(rows) >= limit:
                 break
-    if not rows:
-        raise EvalError(f"{data} has no {what} in split {split!r}; {hint}")
+    if not rows:  # only now is it worth listing what the corpus does hold
+        found = sorted({p.name.split("-")[0] for p in Path(data).glob("*-of-*.parquet")})
+        raise EvalError(
+            f"{data} has no {what} in split {split!r}; splits there: {', '.join(found)}{hint}"
+        )
     return rows

@@ -65,7 +65,7 @@ def load_cases(data: Path, split: str, limit: int | None = None) -> list[Case]:
         lambda row: row["source"] == "distributed" and row["status"] == "returned",
         limit,
         "finished distributed runs",
-        "build one with `opencwm data build --source distributed:N`",
+        "; build one with `opencwm data build --source distributed:N`",
     )
     return [
         Case(

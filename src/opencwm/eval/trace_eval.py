@@ -87,15 +87,7 @@ class TraceEvalConfig:
 
 def load_cases(data: Path, split: str, limit: int | None = None) -> list[Case]:
     """Finished traces of one split, in corpus order."""
-    found = sorted({p.name.split("-")[0] for p in Path(data).glob("*-of-*.parquet")})
-    rows = corpus_rows(
-        data,
-        split,
-        lambda row: row["status"] in FINISHED,
-        limit,
-        "finished traces",
-        f"splits there: {', '.join(found)}",
-    )
+    rows = corpus_rows(data, split, lambda row: row["status"] in FINISHED, limit, "finished traces")
     cases = []
     for row in rows:
         context, _ = split_context(row["cwm"])
